@@ -1,0 +1,123 @@
+"""Stage 6: hits to a short, grounded answer with numbered citations, or an honest abstention.
+
+The answer is extractive: for each cited passage, the sentence of it that best matches the question,
+followed by its [n] marker. Nothing is written that the passages do not say. When the best passage's
+dense similarity is below the calibrated threshold, the assistant abstains and names the office to ask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chunking import Chunk
+from .index import Index
+from .language import message
+from .retrieval import Hit, named_institutions, tokenize
+
+MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
+# A cited passage whose score is this far below the best one's is left out: it would add noise, not an answer.
+MAX_SCORE_GAP = 0.2
+
+# The offices the corpus names (uphf-faq, page "Contact"; UPJV and Lille give only their home pages).
+OFFICES = {
+    "UPHF": {
+        "fr": "au Pôle de relations internationales de l'UPHF : international_in@uphf.fr (mobilité entrante), "
+              "international_out@uphf.fr (mobilité sortante), pri@uphf.fr (accords hors Europe)",
+        "en": "the UPHF international relations office (Pôle de relations internationales): international_in@uphf.fr "
+              "for incoming students, international_out@uphf.fr for outgoing students, pri@uphf.fr otherwise",
+    },
+    "UPJV": {"fr": "à l'UPJV : https://www.u-picardie.fr", "en": "the UPJV: https://www.u-picardie.fr"},
+    "Université de Lille": {"fr": "à l'Université de Lille : https://www.univ-lille.fr",
+                            "en": "the Université de Lille: https://www.univ-lille.fr"},
+}
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    source: str
+    title: str
+    institution: str
+    url: str
+    text: str
+    score: float
+    chunk_id: str = ""
+    section: str = ""
+    highlight: str = ""   # the sentence of `text` quoted in the answer
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "source": self.source, "title": self.title, "institution": self.institution,
+                "url": self.url, "text": self.text, "score": round(self.score, 4), "chunk_id": self.chunk_id,
+                "section": self.section, "highlight": self.highlight}
+
+
+@dataclass
+class Answer:
+    question: str
+    language: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    timings_ms: dict = field(default_factory=dict)
+    id: str | None = None
+    confidence: float = 0.0
+    retrieved: list[Hit] = field(default_factory=list)   # the ranked candidates, for evaluation and review
+
+    def to_dict(self) -> dict:
+        data = {"question": self.question, "language": self.language, "answer": self.answer,
+                "abstained": self.abstained, "citations": [c.to_dict() for c in self.citations],
+                "confidence": round(self.confidence, 4),
+                "candidates": [{"chunk_id": h.chunk.id, "source": h.chunk.source, "title": h.chunk.title,
+                                "score": round(h.score, 4)} for h in self.retrieved],
+                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}}
+        return {"id": self.id, **data} if self.id is not None else data
+
+
+def compose_answer(question: str, language: str, hits: list[Hit], index: Index, query_vector: np.ndarray,
+                   top_k: int, threshold: float) -> Answer:
+    confidence = hits[0].dense if hits else 0.0
+    if not hits or confidence < threshold:
+        return abstain(question, language, confidence, hits)
+    chosen = [h for h in hits[:top_k] if h.score >= hits[0].score - MAX_SCORE_GAP]
+    question_tokens = set(tokenize(question))
+    lines, citations = [], []
+    for n, hit in enumerate(chosen, start=1):
+        sentence = best_sentence(hit, index, query_vector, question_tokens)
+        lines.append(f"- {sentence} [{n}]")
+        citations.append(_citation(n, hit, sentence))
+    text = message(language, "intro") + "\n\n" + "\n".join(lines)
+    return Answer(question=question, language=language, answer=text, abstained=False, citations=citations,
+                  confidence=confidence, retrieved=hits)
+
+
+def abstain(question: str, language: str, confidence: float, hits: list[Hit]) -> Answer:
+    named = named_institutions(question)
+    institution = next(iter(named)) if len(named) == 1 else "UPHF"
+    office = OFFICES[institution]["fr" if language == "fr" else "en"]
+    text = message(language, "abstain") + " " + message(language, "contact", office=office)
+    return Answer(question=question, language=language, answer=text, abstained=True, citations=[],
+                  confidence=confidence, retrieved=hits)
+
+
+def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str]) -> str:
+    """The sentence of the hit's passage closest to the question, preferring real sentences to headings."""
+    own = np.flatnonzero(index.sentence_chunk == hit.position)
+    if own.size == 0:
+        return hit.chunk.text
+    sims = index.sentence_vectors[own] @ query_vector
+    best, best_score = hit.chunk.text, -np.inf
+    for row, sim in zip(own, sims):
+        sentence = index.sentences[row]
+        overlap = len(question_tokens & set(tokenize(sentence))) / max(1, len(question_tokens))
+        score = float(sim) + 0.2 * overlap - (0.3 if len(sentence) < MIN_SENTENCE_CHARS else 0.0)
+        if score > best_score:
+            best, best_score = sentence, score
+    return best
+
+
+def _citation(n: int, hit: Hit, sentence: str) -> Citation:
+    chunk: Chunk = hit.chunk
+    return Citation(n=n, source=chunk.source, title=chunk.title, institution=chunk.institution, url=chunk.url,
+                    text=chunk.text, score=hit.score, chunk_id=chunk.id, section=chunk.section, highlight=sentence)

@@ -1,0 +1,311 @@
+"""The evaluation set through the same code path as `rag ask`, scored as CONTRACT.md defines.
+
+Every question is answered once with abstention off; whether it would abstain at a threshold t is then
+`confidence < t`, which is exactly what `compose_answer` does, so a threshold sweep costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import sys
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DatasetError
+
+DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "eval" / "qa.jsonl"
+CALIBRATION_FILE = Path(__file__).resolve().parents[2] / "eval" / "calibration.json"
+KS = (1, 3, 5, 10)
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, typographic apostrophes to ', whitespace runs (no-break too) to one space."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"[\u2019\u2018\u02bc\u00b4`]", "'", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def holds_needle(text: str, needles: list[str]) -> bool:
+    text = normalise(text)
+    return any(normalise(n) in text for n in needles)
+
+
+@dataclass
+class Item:
+    id: str
+    question: str
+    lang: str
+    answerable: bool
+    needles: list[str]
+    split: str = "all"
+    source: str | None = None
+
+
+def load_dataset(path: Path, corpus_text: str | None = None) -> list[Item]:
+    """The items of a JSON Lines dataset, or a DatasetError naming the first bad line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DatasetError(f"no dataset at {path}: give --dataset FILE (JSON Lines)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read dataset {path}: {exc}") from None
+    items, seen = [], set()
+    haystack = normalise(corpus_text) if corpus_text is not None else None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{where}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise DatasetError(f"{where}: expected a JSON object")
+        missing = [k for k in ("question", "answerable") if k not in record]
+        if missing:
+            raise DatasetError(f"{where}: missing field {', '.join(missing)}")
+        needles = record.get("needles") or []
+        if not isinstance(needles, list) or not all(isinstance(n, str) and n.strip() for n in needles):
+            raise DatasetError(f"{where}: needles must be a list of non-empty strings")
+        if record["answerable"] and not needles:
+            raise DatasetError(f"{where}: an answerable question needs at least one needle")
+        if haystack is not None and needles and not any(normalise(n) in haystack for n in needles):
+            raise DatasetError(f"{where}: none of the needles {needles} appears anywhere in the corpus")
+        item_id = str(record.get("id", f"line{number}"))
+        if item_id in seen:
+            raise DatasetError(f"{where}: id {item_id!r} is used twice")
+        seen.add(item_id)
+        items.append(Item(id=item_id, question=str(record["question"]), lang=str(record.get("lang") or "?"),
+                          answerable=bool(record["answerable"]), needles=needles,
+                          split=str(record.get("split") or "all"), source=record.get("source")))
+    if not items:
+        raise DatasetError(f"{path} holds no questions")
+    return items
+
+
+@dataclass
+class Result:
+    item: Item
+    confidence: float
+    rank: int | None                 # 1-based rank of the first retrieved passage holding a needle
+    relevant_ranks: list[int]
+    relevant_total: int              # passages in the index holding a needle
+    answer_has_needle: bool          # in the answer text or a citation, when answered
+    cited_relevant: int
+    cited: int
+    language: str
+    answer: dict
+    timings: dict
+    retrieved: list[dict] = field(default_factory=list)
+
+
+def run(assistant, items: list[Item], progress: bool = False, options=None) -> list[Result]:
+    from tqdm import tqdm
+
+    chunk_texts = [c.text for c in assistant.index.chunks]
+    results = []
+    saved = assistant.retriever.options
+    if options is not None:
+        assistant.retriever.options = options
+    try:
+        for item in tqdm(items, desc="evaluating", unit="question", disable=not progress, leave=False):
+            answer = assistant.ask(item.question, threshold=-math.inf)
+            relevant = [i for i, h in enumerate(answer.retrieved, start=1) if item.needles and holds_needle(h.chunk.text, item.needles)]
+            total = sum(holds_needle(t, item.needles) for t in chunk_texts) if item.needles else 0
+            cited_relevant = sum(holds_needle(c.text, item.needles) for c in answer.citations) if item.needles else 0
+            has = bool(item.needles) and (holds_needle(answer.answer, item.needles) or cited_relevant > 0)
+            results.append(Result(item=item, confidence=answer.confidence, rank=relevant[0] if relevant else None,
+                                  relevant_ranks=relevant, relevant_total=total, answer_has_needle=has,
+                                  cited_relevant=cited_relevant, cited=len(answer.citations), language=answer.language,
+                                  answer=answer.to_dict(), timings=answer.timings_ms,
+                                  retrieved=[{"title": h.chunk.title, "source": h.chunk.source, "score": round(h.score, 3),
+                                              "text": h.chunk.text[:300]} for h in answer.retrieved[:5]]))
+    finally:
+        assistant.retriever.options = saved
+    return results
+
+
+def metrics(results: list[Result], threshold: float) -> dict:
+    answerable = [r for r in results if r.item.answerable]
+    unanswerable = [r for r in results if not r.item.answerable]
+    out: dict = {"questions": len(results), "answerable": len(answerable), "unanswerable": len(unanswerable)}
+    for k in KS:
+        out[f"hit@{k}"] = _mean([r.rank is not None and r.rank <= k for r in answerable])
+    out["mrr@10"] = _mean([1 / r.rank if r.rank and r.rank <= 10 else 0.0 for r in answerable])
+    out["ndcg@10"] = _mean([_ndcg(r) for r in answerable])
+    answered = [r for r in answerable if r.confidence >= threshold]
+    out["answer_accuracy"] = _mean([r.confidence >= threshold and r.answer_has_needle for r in answerable])
+    cited = sum(r.cited for r in answered)
+    out["citation_precision"] = round(sum(r.cited_relevant for r in answered) / cited, 4) if cited else None
+    out["abstention_accuracy"] = _mean([r.confidence < threshold for r in unanswerable])
+    out["false_abstention_rate"] = _mean([r.confidence < threshold for r in answerable])
+    out["language_detection_accuracy"] = _mean([r.language == r.item.lang for r in results])
+    return out
+
+
+def _ndcg(r: Result) -> float:
+    dcg = sum(1 / math.log2(rank + 1) for rank in r.relevant_ranks if rank <= 10)
+    ideal = sum(1 / math.log2(i + 1) for i in range(1, min(r.relevant_total, 10) + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def sweep(results: list[Result], thresholds=None) -> list[dict]:
+    """answer_accuracy and abstention_accuracy at each candidate threshold."""
+    if thresholds is None:
+        thresholds = [round(0.20 + 0.01 * i, 2) for i in range(51)]
+    rows = []
+    for t in thresholds:
+        m = metrics(results, t)
+        rows.append({"threshold": t, "answer_accuracy": m["answer_accuracy"], "abstention_accuracy": m["abstention_accuracy"],
+                     "false_abstention_rate": m["false_abstention_rate"]})
+    return rows
+
+
+def choose_threshold(rows: list[dict], max_false_abstention: float = 0.05) -> dict:
+    """The threshold with the best mean of answer and abstention accuracy among those that keep false
+    abstentions within `max_false_abstention`; ties go to the lower threshold (answer rather than refuse)."""
+    allowed = [r for r in rows if (r["false_abstention_rate"] or 0) <= max_false_abstention] or rows
+    return max(allowed, key=lambda r: ((r["answer_accuracy"] or 0) + (r["abstention_accuracy"] or 0), -r["threshold"]))
+
+
+def breakdown(results: list[Result], key, threshold: float) -> dict:
+    groups: dict = {}
+    for r in results:
+        groups.setdefault(key(r), []).append(r)
+    return {name: metrics(group, threshold) for name, group in sorted(groups.items(), key=lambda kv: str(kv[0]))}
+
+
+def latency(results: list[Result]) -> dict:
+    out = {}
+    for stage in ("embed", "search", "answer", "total"):
+        values = sorted(r.timings.get(stage, 0.0) for r in results)
+        out[stage] = {"p50": round(statistics.median(values), 2), "p95": round(_percentile(values, 95), 2)}
+    return out
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    position = (len(sorted_values) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def evaluate(assistant, items: list[Item], threshold: float, progress: bool = False) -> dict:
+    results = run(assistant, items, progress)
+    return summarise(results, threshold), results
+
+
+def summarise(results: list[Result], threshold: float) -> dict:
+    splits = sorted({r.item.split for r in results})
+    return {
+        "threshold": threshold,
+        "overall": metrics(results, threshold),
+        "by_split": {s: metrics([r for r in results if r.item.split == s], threshold) for s in splits},
+        "by_language": breakdown(results, lambda r: r.item.lang, threshold),
+        "by_split_language": {s: breakdown([r for r in results if r.item.split == s], lambda r: r.item.lang, threshold) for s in splits},
+        "latency_ms": latency(results),
+    }
+
+
+def format_metrics(summary: dict) -> str:
+    names = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "answer_accuracy", "abstention_accuracy",
+             "false_abstention_rate"]
+    short = ["n", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ans_acc", "abst_acc", "false_abst"]
+    lines = [f"abstention threshold {summary['threshold']}", "", f"{'':14}" + "".join(f"{s:>10}" for s in short)]
+
+    def row(label, m):
+        cells = "".join(f"{'-' if m.get(n) is None else (m[n] if isinstance(m[n], int) else format(m[n], '.3f')):>10}" for n in names)
+        return f"{label:14}" + cells
+
+    lines.append(row("all", summary["overall"]))
+    for split, m in summary["by_split"].items():
+        lines.append(row(f"split {split}", m))
+    lines.append("")
+    for split, langs in summary["by_split_language"].items():
+        for lang, m in langs.items():
+            lines.append(row(f"{split} {lang}", m))
+    lat = summary["latency_ms"]
+    lines += ["", "latency ms (p50 / p95): " + ", ".join(f"{k} {v['p50']:.1f} / {v['p95']:.1f}" for k, v in lat.items())]
+    return "\n".join(lines)
+
+
+def _corpus_text(settings) -> str:
+    from .corpus import load_corpus
+
+    return "\n".join(d.text for d in load_corpus(settings.corpus_dir))
+
+
+def run_cli(args, settings) -> int:
+    from .assistant import Assistant
+
+    dataset = args.dataset or DEFAULT_DATASET
+    items = load_dataset(dataset, corpus_text=_corpus_text(settings))
+    assistant = Assistant.load(settings=settings)
+    started = time.perf_counter()
+    results = run(assistant, items, progress=sys.stderr.isatty())
+    threshold = settings.abstain_threshold
+    calibration = None
+    if args.calibrate:
+        dev = [r for r in results if r.item.split == "dev"] or results
+        rows = sweep(dev)
+        chosen = choose_threshold(rows)
+        threshold = chosen["threshold"]
+        calibration = {"threshold": threshold, "chosen_on": "dev" if any(r.item.split == "dev" for r in results) else "all",
+                       "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05, lowest threshold on ties",
+                       "dataset": str(dataset), "sweep": rows}
+        CALIBRATION_FILE.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
+    summary = summarise(results, threshold)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    if args.report:
+        from .report import write_report
+
+        write_report(Path(args.report), assistant, items, results, summary)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(format_metrics(summary))
+        if calibration:
+            print(f"\ncalibrated threshold {threshold} on the {calibration['chosen_on']} split, saved to {CALIBRATION_FILE}")
+        if args.report:
+            print(f"report written to {args.report}/report.html")
+    return 0
+
+
+def run_bench(args, settings) -> int:
+    """Warm per-stage latency over the evaluation questions, `repeat` rounds, medians and p95."""
+    from .assistant import Assistant
+
+    items = load_dataset(args.dataset or DEFAULT_DATASET)
+    started = time.perf_counter()
+    assistant = Assistant.load(settings=settings)
+    assistant.ask("warm up")
+    load_seconds = time.perf_counter() - started
+    timings = {stage: [] for stage in ("embed", "search", "answer", "total")}
+    for _ in range(args.repeat):
+        for item in items:
+            answer = assistant.ask(item.question)
+            for stage in timings:
+                timings[stage].append(answer.timings_ms[stage])
+    print(f"load (index + embedder): {load_seconds:.2f} s; {len(items)} questions x {args.repeat} rounds")
+    print(f"{'stage':8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for stage, values in timings.items():
+        values.sort()
+        print(f"{stage:8}{statistics.median(values):10.2f}{_percentile(values, 95):10.2f}{values[-1]:10.2f}")
+    try:
+        import resource
+
+        print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    except ImportError:
+        pass
+    return 0
