@@ -76,8 +76,10 @@ class Answer:
 
 
 def compose_answer(question: str, language: str, hits: list[Hit], index: Index, query_vector: np.ndarray,
-                   top_k: int, threshold: float) -> Answer:
-    confidence = hits[0].dense if hits else 0.0
+                   top_k: int, threshold: float, confidence: float | None = None) -> Answer:
+    """`confidence` defaults to the best hit's dense similarity; below `threshold` the answer abstains."""
+    if confidence is None:
+        confidence = hits[0].dense if hits else 0.0
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits)
     chosen = [h for h in hits[:top_k] if h.score >= hits[0].score - MAX_SCORE_GAP]

@@ -17,6 +17,10 @@ from .index import Index, load_index
 from .language import detect_language
 from .retrieval import RetrievalOptions, Retriever
 
+# Languages whose capitalised words are names (not German nouns) and whose names the corpus would spell
+# alike (French and English texts): only there is an unknown name evidence that the texts do not answer.
+NAME_CHECK_LANGUAGES = ("en", "fr")
+UNKNOWN_NAME_PENALTY = 0.15
 RETRIEVED = 10           # candidates kept on every answer, for hit@10 and for staff review
 HISTORY_WEIGHT = 0.5     # how much the previous question steers a follow-up's retrieval
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -76,7 +80,10 @@ class Assistant:
         hits = self.retriever.retrieve(search_text, query, RETRIEVED)
         t_search = time.perf_counter()
         threshold = self.settings.abstain_threshold if threshold is None else threshold
-        answer = compose_answer(text, language, hits, self.index, query, top_k, threshold)
+        confidence = hits[0].dense if hits else 0.0
+        if language in NAME_CHECK_LANGUAGES and self.retriever.options.name_check:
+            confidence -= UNKNOWN_NAME_PENALTY * min(2, len(self.retriever.unknown_names(text)))
+        answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence)
         t_done = time.perf_counter()
         answer.id = id
         answer.timings_ms = {"embed": (t_embed - started) * 1000, "search": (t_search - t_embed) * 1000,

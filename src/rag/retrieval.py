@@ -35,7 +35,37 @@ o os um uma do da dos das em no na como qual quanto onde quando para com e sao
 der die das den dem des ein eine einen ist sind wie was wo wann fur mit und zu im am ich kann
 il lo gli i le un una di del della che come quale quanto dove quando per con e sono posso
 """.split())
+_NAME = re.compile(r"[^\W\d_][\w-]*")
 _TOKEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[a-z0-9]+")
+# Student words in the question languages -> the French words the texts use. Only the lexical side
+# sees these; the dense side is multilingual already. Keys are folded (no accents); a key in a
+# non-Latin script is matched as a substring of the question.
+GLOSSARY = {
+    "bourse allocation montant": "grant scholarship allowance beca bolsa stipendium borsa منحة 奖学金 助学金",
+    "mois mensuel": "month monthly mes mensual mensal monat monatlich mese mensile شهر 每月 每个月",
+    "logement": "housing accommodation alojamiento alojamento unterkunft wohnung alloggio سكن 住房 住宿",
+    "stage": "internship traineeship placement practicas pasantia estagio praktikum tirocinio تدريب 实习",
+    "handicap": "disability disabled discapacidad deficiencia behinderung disabilita إعاقة 残疾",
+    "candidature candidater": "apply application solicitar solicito candidatar bewerben bewerbe candidarsi 申请",
+    "entrante accueil": "incoming llegan chegam ankommende arrivo القادمين 来访",
+    "sortante etranger": "outgoing abroad extranjero exterior ausland estero الخارج 出国",
+    "contact mail": "email e-mail correo contactar contactar kontakt contattare indirizzo البريد 联系 邮件",
+    "etrangers internationaux": "foreign international extranjeros estrangeiros auslandische stranieri الأجانب الدوليين 外国 国际",
+    "echange mobilite": "exchange intercambio intercambio austausch scambio تبادل 交换",
+    "certification": "certificate certification certificacion certificado zertifikat sprachzertifikat certificazione شهادة 证书",
+    "langues": "language languages idiomas linguas sprachen lingue لغة 语言",
+    "formations": "degree programmes programs courses cursos studiengange corsi برامج 课程 专业",
+    "campus": "campuses campi standort standorte 校区 حرم",
+    "chercheur": "researcher investigador pesquisador forscher ricercatore باحث 研究员",
+    "partenariats partenaires": "partner partnership partnerships asociaciones parcerias partnerschaften partenariati شراكة 合作",
+    "personnel": "staff personal personale mitarbeiter موظفين 员工",
+    "cumulable": "combine combined cumulative kombinieren combinar cumulare الجمع 同时",
+    "frais": "fees tuition tasas propinas gebuhren tasse رسوم 学费",
+    "creee creation": "founded created established fundada gegrundet fondata تأسست 成立",
+    "etudiants": "students estudiantes studenten studenti طلاب 学生",
+}
+_GLOSSARY_INDEX = [(french.split(), [w for w in words.split()]) for french, words in GLOSSARY.items()]
+
 INSTITUTION_NAMES = {
     "UPJV": re.compile(r"\b(upjv|picardie|jules verne|amiens)\b", re.IGNORECASE),
     "Université de Lille": re.compile(r"\b(lille|ulille)\b", re.IGNORECASE),
@@ -51,6 +81,8 @@ class RetrievalOptions:
     sentences: bool = True
     lexical: bool = True
     routing: bool = True
+    glossary: bool = True
+    name_check: bool = True        # abstention evidence, not ranking: see Assistant.ask
     lexical_weight: float = 0.25   # chosen on the dev split, see README "Retrieval components"
     routing_bonus: float = 0.1
 
@@ -84,6 +116,21 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def expand_query(question: str) -> list[str]:
+    """The question's lexical tokens plus the French words its student vocabulary maps to.
+
+    'How much is the Erasmus grant per month?' -> [..., 'erasmus', 'grant', 'month', 'bourse', 'allocation', 'montant', 'mois', 'mensuel']
+    """
+    tokens = tokenize(question)
+    present = set(tokens)
+    folded = fold(question)
+    extra = []
+    for french, words in _GLOSSARY_INDEX:
+        if any((w in present or w.rstrip("s") in present) if w.isascii() else w in folded for w in words):
+            extra.extend(french)
+    return tokens + [t for t in extra if t not in present]
+
+
 def named_institutions(question: str) -> set[str]:
     return {name for name, pattern in INSTITUTION_NAMES.items() if pattern.search(question)}
 
@@ -97,6 +144,16 @@ class Retriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokenize(c.embedding_text()) for c in index.chunks], show_progress=False)
         self._institutions = np.array([c.institution for c in index.chunks])
+        self._vocabulary = {t for c in index.chunks for t in _NAME.findall(fold(c.embedding_text()))}
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Capitalised words past the first that the corpus never uses: what the question is about is
+        something the texts do not mention. 'Tuition fees at the Sorbonne?' -> ['Sorbonne']"""
+        unknown = []
+        for sentence in re.split(r"[.!?¿¡]\s+", question):
+            words = re.findall(r"[^\W\d_]\w*", sentence)
+            unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._vocabulary]
+        return unknown
 
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
                  options: RetrievalOptions | None = None) -> list[Hit]:
@@ -116,7 +173,7 @@ class Retriever:
             dense = chunk_sims
         lexical = np.zeros(n, dtype=np.float32)
         if options.lexical:
-            tokens = tokenize(question)
+            tokens = expand_query(question) if options.glossary else tokenize(question)
             if tokens:
                 raw = self._bm25.get_scores(tokens)
                 if raw.max() > 0:
