@@ -1,0 +1,110 @@
+"""Shared fixtures: a five-document FR/EN corpus and a keyword encoder (no model, no network), and one
+session-wide real index on the project corpus for the few end-to-end tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")   # nothing in the tests may reach a model hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from rag.retrieval import tokenize  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+FAQ = """Les aides financières
+La bourse Erasmus est versée chaque mois pendant la mobilité.
+Montant : 210€ (groupe 3), 261€ (groupe 2) ou 312€ (groupe 1) par mois selon la destination.
+
+Critères de la bourse Mermoz
+Le montant maximum de la bourse Mermoz est de 400€ par mois.
+
+
+Contact
+Informations sur la mobilité entrante encadrée : international_in@uphf.fr
+Informations sur les accords Erasmus+ : erasmus@uphf.fr
+
+
+La mission handicap
+L'étudiant prend contact avec le Relais Handicap afin de déclencher sa demande de PAEH.
+"""
+LABEL = "L’UPHF compte près de1 700 étudiants étrangersetplus de 200 partenariats.\nInformations sur les accords Erasmus+ : erasmus@uphf.fr\n"
+UPJV = "Content | Menu | Autres menus ?\nInternational strategy\nThe UPJV has developed 265 Erasmus partnerships with universities abroad.\nTop of the page\n"
+LILLE = "The University of Lille opened an office in Belo Horizonte in Brazil in 2019.\n"
+EXTRA = "Le campus du Mont Houy accueille la bibliothèque universitaire.\nL’UPHF compte près de 1 700 étudiants étrangers et plus de 200 partenariats.\n"
+
+
+def write_corpus(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"faq.txt": FAQ, "label.txt": LABEL, "upjv.txt": UPJV, "lille.txt": LILLE, "extra.txt": EXTRA}
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    sources = [
+        {"id": "uphf-faq", "file": "faq.txt", "title": "FAQ", "institution": "UPHF", "language": "fr", "url": "https://www.uphf.fr", "multi_page": True},
+        {"id": "uphf-extra", "file": "extra.txt", "title": "Campus", "institution": "UPHF", "language": "fr", "url": "https://www.uphf.fr"},
+        {"id": "uphf-label", "file": "label.txt", "title": "Label", "institution": "UPHF", "language": "fr", "url": "https://www.uphf.fr"},
+        {"id": "upjv", "file": "upjv.txt", "title": "UPJV strategy", "institution": "UPJV", "language": "en", "url": "https://www.u-picardie.fr"},
+        {"id": "lille", "file": "lille.txt", "title": "Lille strategy", "institution": "Université de Lille", "language": "en", "url": "https://www.univ-lille.fr"},
+    ]
+    (folder / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+class KeywordEncoder:
+    """Hashes accent-folded words into 256 dimensions: questions and passages that share words are close."""
+
+    name = "keyword-test"
+    dimension = 256
+
+    def encode_queries(self, texts):
+        return self.encode_passages(texts)
+
+    def encode_passages(self, texts):
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in tokenize(text):
+                vectors[row, int(hashlib.md5(token.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+@pytest.fixture
+def small_settings(tmp_path) -> Settings:
+    corpus = write_corpus(tmp_path / "corpus")
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedder=KeywordEncoder.name,
+                    data_dir=tmp_path / "data", abstain_threshold=0.2)
+
+
+@pytest.fixture
+def small_assistant(small_settings):
+    from rag.assistant import Assistant
+    from rag.index import build_index, load_index
+
+    encoder = KeywordEncoder()
+    build_index(small_settings, embedder=encoder)
+    return Assistant(load_index(small_settings), encoder, small_settings)
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory) -> Settings:
+    """The project's corpus indexed once with the real default embedder."""
+    from rag.index import build_index
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("real") / "index",
+                        data_dir=tmp_path_factory.mktemp("data"))
+    build_index(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_assistant(real_settings):
+    from rag.assistant import Assistant
+
+    return Assistant.load(settings=real_settings)

@@ -1,0 +1,61 @@
+import re
+
+import pytest
+
+from rag.errors import InvalidQuestionError
+
+
+def test_answer_cites_the_passage_holding_the_amounts(small_assistant):
+    answer = small_assistant.ask("Quel est le montant de la bourse Erasmus par mois ?")
+    assert not answer.abstained
+    assert any("210€" in c.text for c in answer.citations)
+    assert answer.language == "fr" and answer.answer.startswith("Voici")
+
+
+def test_every_marker_names_a_citation_and_every_citation_is_used(small_assistant):
+    answer = small_assistant.ask("bourse Mermoz montant", top_k=3)
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    assert 1 <= len(answer.citations) <= 3
+
+
+def test_unanswerable_question_abstains_and_names_the_office(small_assistant):
+    answer = small_assistant.ask("What is the weather like tomorrow?")
+    assert answer.abstained and answer.citations == []
+    assert "international_in@uphf.fr" in answer.answer
+
+
+def test_abstention_in_french_for_a_french_question(small_assistant):
+    answer = small_assistant.ask("Quel temps fera-t-il demain à la plage ?")
+    assert answer.abstained and "ne répondent pas" in answer.answer
+
+
+def test_a_question_naming_upjv_is_routed_to_upjv(small_assistant):
+    answer = small_assistant.ask("How many Erasmus partnerships does UPJV have?")
+    assert answer.citations[0].institution == "UPJV"
+
+
+def test_to_dict_has_the_contract_fields(small_assistant):
+    data = small_assistant.ask("PAEH handicap", id="q1").to_dict()
+    assert {"id", "question", "language", "answer", "abstained", "citations", "timings_ms"} <= data.keys()
+    assert data["id"] == "q1"
+    assert {"n", "source", "title", "institution", "url", "text", "score"} <= data["citations"][0].keys()
+    assert {"embed", "search", "answer", "total"} <= data["timings_ms"].keys()
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "x" * 100_000])
+def test_bad_questions_are_refused_with_a_message(small_assistant, question):
+    with pytest.raises(InvalidQuestionError):
+        small_assistant.ask(question)
+
+
+def test_control_characters_are_ignored(small_assistant):
+    answer = small_assistant.ask("bourse\x00 Mermoz\x1b montant\x07")
+    assert not answer.abstained and answer.question == "bourse Mermoz montant"
+
+
+def test_a_follow_up_is_read_in_the_light_of_the_previous_question(small_assistant):
+    alone = small_assistant.ask("et pour l'UPJV ?")
+    follow = small_assistant.ask("et le montant pour Mermoz ?", history=["Quel est le montant de la bourse Erasmus ?"])
+    assert any("Mermoz" in c.text for c in follow.citations)
+    assert alone is not None

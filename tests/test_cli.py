@@ -1,0 +1,82 @@
+import io
+import json
+import sys
+
+import pytest
+
+from rag.cli import main
+from rag.index import build_index
+
+from conftest import KeywordEncoder
+
+
+@pytest.fixture
+def cli_env(small_settings, monkeypatch):
+    """The CLI reading the small corpus and its keyword index through the environment, as a user would."""
+    build_index(small_settings, embedder=KeywordEncoder())
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(small_settings.corpus_dir))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(small_settings.index_dir))
+    monkeypatch.setenv("RAG_EMBEDDER", "keyword-test")
+    monkeypatch.setattr("rag.assistant.make_embedder", lambda settings: KeywordEncoder())
+    return small_settings
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_ask_prints_an_answer_with_sources(cli_env, capsys):
+    status, out, err = run(capsys, "ask", "montant bourse Mermoz")
+    assert status == 0 and "[1]" in out and "Sources" in out
+
+
+def test_ask_json_prints_one_answer_object(cli_env, capsys):
+    status, out, _ = run(capsys, "ask", "montant bourse Mermoz", "--json")
+    data = json.loads(out)
+    assert status == 0 and data["citations"] and data["abstained"] is False
+
+
+def test_unanswerable_is_an_answer_not_an_error(cli_env, capsys):
+    status, out, _ = run(capsys, "ask", "weather tomorrow?", "--json")
+    assert status == 0 and json.loads(out)["abstained"] is True
+
+
+def test_batch_keeps_order_and_ids(cli_env, capsys, monkeypatch):
+    lines = "\n".join(json.dumps({"id": f"b{i}", "question": q}) for i, q in
+                      enumerate(["montant bourse Mermoz", "weather?", "PAEH handicap"]))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    status, out, _ = run(capsys, "ask", "--json", "--batch", "-")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and [r["id"] for r in records] == ["b0", "b1", "b2"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["ask", ""], "empty"),
+    (["ask", "   "], "empty"),
+    (["ask", "x" * 100_000], "limit"),
+    (["ask", "bourse", "--top-k", "0"], "greater than 0"),
+    (["ask", "bourse", "--top-k", "-3"], "greater than 0"),
+    (["ask", "bourse\udcff"], "UTF-8"),
+    (["ask", "--json", "--batch", "/nonexistent/file.jsonl"], "cannot read"),
+])
+def test_user_errors_are_one_line_and_exit_2(cli_env, capsys, argv, words):
+    status, out, err = run(capsys, *argv)
+    assert status == 2 and words in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_index_is_one_line_and_exit_2(cli_env, capsys, tmp_path):
+    status, _, err = run(capsys, "ask", "bourse", "--index", str(tmp_path / "nowhere"))
+    assert status == 2 and "rag index" in err and err.count("\n") == 1
+
+
+def test_mismatched_index_is_one_line_and_exit_2(cli_env, capsys):
+    status, _, err = run(capsys, "ask", "bourse", "--embedder", "use-multilingual-v3")
+    assert status == 2 and "keyword-test" in err and err.count("\n") == 1
+
+
+def test_unreadable_corpus_for_index_is_one_line_and_exit_2(cli_env, capsys):
+    (cli_env.corpus_dir / "lille.txt").write_bytes(b"\xff\xfe\xfa")
+    status, _, err = run(capsys, "index")
+    assert status == 2 and "UTF-8" in err

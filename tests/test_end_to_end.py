@@ -1,0 +1,41 @@
+"""The real default embedder on the real corpus: what a student gets."""
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_erasmus_grant_amounts_are_cited(real_assistant):
+    answer = real_assistant.ask("How much is the Erasmus grant per month?")
+    assert not answer.abstained and answer.language == "en"
+    assert any("210€" in c.text for c in answer.citations)
+
+
+def test_master_application_in_french(real_assistant):
+    answer = real_assistant.ask("Où candidater en master 1 ?")
+    assert not answer.abstained and answer.language == "fr"
+    assert any("Mon Master" in c.text for c in answer.citations)
+
+
+def test_small_talk_abstains_with_the_office(real_assistant):
+    answer = real_assistant.ask("Bonjour, tu peux me raconter une blague ?")
+    assert answer.abstained and "international_in@uphf.fr" in answer.answer
+
+
+def test_no_answer_cites_the_same_text_twice(real_assistant):
+    answer = real_assistant.ask("Combien d'étudiants étrangers à l'UPHF ?", top_k=5)
+    texts = [c.text for c in answer.citations]
+    assert len(texts) == len(set(texts))
+
+
+def test_quality_on_the_test_split_stays_above_the_committed_floor(real_assistant):
+    import json
+    from pathlib import Path
+
+    from rag.evaluation import DEFAULT_DATASET, load_dataset, metrics, run
+
+    floor = json.loads((Path(DEFAULT_DATASET).parent / "floor.json").read_text())
+    test = [i for i in load_dataset(DEFAULT_DATASET) if i.split == "test"]
+    m = metrics(run(real_assistant, test), real_assistant.settings.abstain_threshold)
+    assert m["answer_accuracy"] >= floor["answer_accuracy"]
+    assert m["abstention_accuracy"] >= floor["abstention_accuracy"]

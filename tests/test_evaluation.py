@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from rag.errors import DatasetError
+from rag.evaluation import Item, Result, choose_threshold, holds_needle, load_dataset, metrics, sweep
+
+
+def result(answerable, confidence, rank=None, has=False, cited=0, cited_relevant=0):
+    item = Item(id="x", question="q", lang="fr", answerable=answerable, needles=["n"] if answerable else [])
+    return Result(item=item, confidence=confidence, rank=rank, relevant_ranks=[rank] if rank else [], relevant_total=1 if rank else 0,
+                  answer_has_needle=has, cited_relevant=cited_relevant, cited=cited, language="fr", answer={}, timings={})
+
+
+def test_needles_compare_after_normalisation():
+    assert holds_needle("Montant : 1\u00a0700 étudiants", ["1 700"])
+    assert holds_needle("l’UPHF", ["l'uphf"])
+    assert holds_needle("ERASMUS@UPHF.FR", ["erasmus@uphf.fr"])
+    assert not holds_needle("210 €", ["312"])
+
+
+def test_a_needle_in_a_citation_but_not_the_answer_counts():
+    m = metrics([result(True, 0.9, rank=2, has=True, cited=2, cited_relevant=1)], threshold=0.5)
+    assert m["answer_accuracy"] == 1 and m["citation_precision"] == 0.5 and m["hit@1"] == 0 and m["hit@3"] == 1
+
+
+def test_an_abstention_is_never_a_correct_answer_even_with_citations():
+    m = metrics([result(True, 0.3, rank=1, has=True, cited=1, cited_relevant=1)], threshold=0.5)
+    assert m["answer_accuracy"] == 0 and m["false_abstention_rate"] == 1
+
+
+def test_unanswerable_questions_score_abstention():
+    m = metrics([result(False, 0.3), result(False, 0.7)], threshold=0.5)
+    assert m["abstention_accuracy"] == 0.5 and m["answer_accuracy"] is None
+
+
+def test_threshold_choice_prefers_fewer_false_abstentions():
+    results = [result(True, 0.6, rank=1, has=True), result(True, 0.4, rank=1, has=True), result(False, 0.45), result(False, 0.2)]
+    chosen = choose_threshold(sweep(results), max_false_abstention=0.0)
+    assert chosen["threshold"] <= 0.4 and chosen["false_abstention_rate"] == 0
+
+
+def test_dataset_errors_name_the_line(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"question": "ok?", "answerable": True, "needles": ["x"]}) + "\n{broken\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="line 2"):
+        load_dataset(path)
+    path.write_text(json.dumps({"question": "q", "answerable": True, "needles": ["nowhere"]}) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="appears anywhere in the corpus"):
+        load_dataset(path, corpus_text="some corpus text")
+    path.write_text(json.dumps({"question": "q"}) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="missing field answerable"):
+        load_dataset(path)
+
+
+def test_the_project_dataset_is_well_formed():
+    from rag.evaluation import DEFAULT_DATASET
+
+    items = load_dataset(DEFAULT_DATASET)
+    assert len(items) >= 100 and sum(not i.answerable for i in items) >= 20
+    assert sum(i.lang != "fr" for i in items) / len(items) >= 0.45
+    assert {i.split for i in items} == {"dev", "test"}
