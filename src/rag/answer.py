@@ -113,10 +113,16 @@ def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tok
     for row, sim in zip(own, sims):
         sentence = index.sentences[row]
         overlap = len(question_tokens & set(tokenize(sentence))) / max(1, len(question_tokens))
-        score = float(sim) + 0.2 * overlap - (0.3 if len(sentence) < MIN_SENTENCE_CHARS else 0.0)
+        score = float(sim) + 0.2 * overlap - (0.3 if is_heading_like(sentence) else 0.0)
         if score > best_score:
             best, best_score = sentence, score
     return best
+
+
+def is_heading_like(sentence: str) -> bool:
+    """Headings and banners answer nothing: 'Le financement', 'Critères de la bourse Mermoz:', 'CUMULABLE AVEC …'."""
+    stripped = sentence.strip()
+    return len(stripped) < MIN_SENTENCE_CHARS or stripped.endswith(":") or stripped.isupper()
 
 
 def _citation(n: int, hit: Hit, sentence: str) -> Citation:
