@@ -60,3 +60,17 @@ def test_the_project_dataset_is_well_formed():
     assert len(items) >= 100 and sum(not i.answerable for i in items) >= 20
     assert sum(i.lang != "fr" for i in items) / len(items) >= 0.45
     assert {i.split for i in items} == {"dev", "test"}
+
+
+def test_report_is_written_with_metrics_and_baselines(small_assistant, tmp_path):
+    from rag.evaluation import Item, run, summarise
+    from rag.report import write_report
+
+    items = [Item(id="a", question="montant bourse Mermoz", lang="fr", answerable=True, needles=["400€"], split="dev"),
+             Item(id="b", question="weather tomorrow?", lang="en", answerable=False, needles=[], split="test")]
+    results = run(small_assistant, items)
+    write_report(tmp_path / "report", small_assistant, items, results, summarise(results, 0.2))
+    data = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert {"BM25 alone", "dense alone (chunks)", "without BM25"} <= data["baselines"].keys()
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "data:image/png;base64," in page and "http" not in page.split("<body>")[1].split("Failed questions")[0]
