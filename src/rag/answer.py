@@ -105,7 +105,7 @@ def abstain(question: str, language: str, confidence: float, hits: list[Hit]) ->
 
 def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str]) -> str:
     """The sentence of the hit's passage closest to the question, preferring real sentences to headings."""
-    own = np.flatnonzero(index.sentence_chunk == hit.position)
+    own = index.chunk_sentences[hit.position]
     if own.size == 0:
         return hit.chunk.text
     sims = index.sentence_vectors[own] @ query_vector

@@ -201,11 +201,6 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
-def evaluate(assistant, items: list[Item], threshold: float, progress: bool = False) -> dict:
-    results = run(assistant, items, progress)
-    return summarise(results, threshold), results
-
-
 def summarise(results: list[Result], threshold: float) -> dict:
     splits = sorted({r.item.split for r in results})
     return {

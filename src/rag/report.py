@@ -13,7 +13,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from .evaluation import choose_threshold, metrics, summarise, sweep
+from .evaluation import breakdown, choose_threshold, metrics, sweep
 from .retrieval import RetrievalOptions
 
 BASELINES = {
@@ -90,8 +90,8 @@ def write_report(folder: Path, assistant, items, results, summary) -> None:
     summary = dict(summary, baselines=baselines, threshold_sweep_dev=rows,
                    threshold_choice={"used": threshold, "recommended_on_dev": recommended["threshold"],
                                      "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05 on the dev split"},
-                   by_source=summarise_groups(results, lambda r: r.item.source or "(none)", threshold),
-                   by_language_pair=summarise_groups([r for r in results if r.item.answerable],
+                   by_source=breakdown(results, lambda r: r.item.source or "(none)", threshold),
+                   by_language_pair=breakdown([r for r in results if r.item.answerable],
                                                      lambda r: f"{r.item.lang} → {source_language(assistant, r.item.source)}", threshold))
     (folder / "metrics.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     plots = _plots(results, summary, rows, threshold)
@@ -125,13 +125,6 @@ recommends {recommended['threshold']}; the test split chose nothing). Run time {
 <h2>Failed questions ({len(failures)})</h2>{failure_html}
 </main></body></html>"""
     (folder / "report.html").write_text(page, encoding="utf-8")
-
-
-def summarise_groups(results, key, threshold) -> dict:
-    groups: dict = {}
-    for r in results:
-        groups.setdefault(key(r), []).append(r)
-    return {name: metrics(group, threshold) for name, group in sorted(groups.items())}
 
 
 def source_language(assistant, source) -> str:

@@ -187,7 +187,7 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")[:top_k]
         hits = []
         for position in order:
-            own = np.flatnonzero(index.sentence_chunk == position)
+            own = index.chunk_sentences[position]
             best = int(own[np.argmax(sentence_sims[own])]) if own.size else -1
             hits.append(Hit(chunk=index.chunks[position], position=int(position), score=float(scores[position]),
                             dense=float(dense[position]), lexical=float(lexical[position]), sentence=best,

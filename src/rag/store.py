@@ -20,6 +20,7 @@ from pathlib import Path
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)(?:\+|00)?\d[\d .\-/()]{7,}\d(?!\w)")
+MIN_PHONE_DIGITS = 10  # French numbers have 10; a 9-digit code (Erasmus 999884537) is kept
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchanges (
@@ -43,7 +44,12 @@ CREATE INDEX IF NOT EXISTS exchanges_created ON exchanges(created_at);
 
 def mask_personal_data(text: str) -> str:
     """'write to jean.dupont@gmail.com or +33 6 12 34 56 78' -> 'write to [email] or [phone]'"""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    def phone(match: re.Match) -> str:
+        number = match.group(0)
+        international = number.startswith(("+", "00"))
+        return "[phone]" if international or sum(ch.isdigit() for ch in number) >= MIN_PHONE_DIGITS else number
+
+    return _PHONE.sub(phone, _EMAIL.sub("[email]", text))
 
 
 class ExchangeStore:
