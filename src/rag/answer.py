@@ -1,12 +1,14 @@
 """Stage 6: hits to a short, grounded answer with numbered citations, or an honest abstention.
 
 The answer is extractive: for each cited passage, the sentence of it that best matches the question,
-followed by its [n] marker. Nothing is written that the passages do not say. When the best passage's
-dense similarity is below the calibrated threshold, the assistant abstains and names the office to ask.
+followed by its [n] marker. Nothing is written that the passages do not say. When the confidence (see
+Assistant.ask: dense similarity plus lexical evidence) is below the calibrated threshold, the assistant
+abstains and names the office to ask.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +19,7 @@ from .language import message
 from .retrieval import Hit, named_institutions, tokenize
 
 MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
+SHORT_LINE_CHARS = 60    # below this, a line without a full stop, figure or address is a heading
 # A cited passage whose score is this far below the best one's is left out: it would add noise, not an answer.
 MAX_SCORE_GAP = 0.2
 
@@ -113,16 +116,23 @@ def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tok
     for row, sim in zip(own, sims):
         sentence = index.sentences[row]
         overlap = len(question_tokens & set(tokenize(sentence))) / max(1, len(question_tokens))
-        score = float(sim) + 0.2 * overlap - (0.3 if is_heading_like(sentence) else 0.0)
+        score = float(sim) + 0.2 * overlap - (0.3 if is_heading_like(sentence, hit.chunk.title) else 0.0)
         if score > best_score:
             best, best_score = sentence, score
     return best
 
 
-def is_heading_like(sentence: str) -> bool:
-    """Headings and banners answer nothing: 'Le financement', 'Critères de la bourse Mermoz:', 'CUMULABLE AVEC …'."""
+def is_heading_like(sentence: str, title: str = "") -> bool:
+    """Headings and banners answer nothing: 'Le financement', 'Critères de la bourse Mermoz:', 'CUMULABLE AVEC …',
+    the page's own title, and a short line without a full stop that holds no figure, address or link
+    ('Les conditions pour mobilité Erasmus+', 'Pourquoi étudier à l'UPHF')."""
     stripped = sentence.strip()
-    return len(stripped) < MIN_SENTENCE_CHARS or stripped.endswith(":") or stripped.isupper()
+    if len(stripped) < MIN_SENTENCE_CHARS or stripped.endswith(":") or stripped.isupper():
+        return True
+    if title and stripped.casefold() == title.strip().casefold():
+        return True
+    return (len(stripped) < SHORT_LINE_CHARS and stripped[-1] not in ".!?;)»\"'"
+            and not re.search(r"\d|@|https?:|www\.|:", stripped))
 
 
 def _citation(n: int, hit: Hit, sentence: str) -> Citation:

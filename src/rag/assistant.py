@@ -3,6 +3,7 @@ and the evaluation alike, so what is evaluated is what students get."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import unicodedata
@@ -21,6 +22,11 @@ from .retrieval import RetrievalOptions, Retriever
 # alike (French and English texts): only there is an unknown name evidence that the texts do not answer.
 NAME_CHECK_LANGUAGES = ("en", "fr")
 UNKNOWN_NAME_PENALTY = 0.15
+# Confidence = the best passage's dense similarity + this weight x log(1 + its raw BM25 score). The
+# multilingual embedding rates "Wie ist das Wetter in Valenciennes?" about as close to the texts as many
+# real questions; what separates them is that a passage that answers also shares the question's words
+# (through the glossary, across languages). Chosen on the dev split: abstention AUC 0.877 -> 0.974.
+LEXICAL_EVIDENCE_WEIGHT = 0.15
 RETRIEVED = 10           # candidates kept on every answer, for hit@10 and for staff review
 HISTORY_WEIGHT = 0.5     # how much the previous question steers a follow-up's retrieval
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -81,6 +87,8 @@ class Assistant:
         t_search = time.perf_counter()
         threshold = self.settings.abstain_threshold if threshold is None else threshold
         confidence = hits[0].dense if hits else 0.0
+        if hits and self.retriever.options.lexical_evidence:
+            confidence += LEXICAL_EVIDENCE_WEIGHT * math.log1p(hits[0].lexical_raw)
         if language in NAME_CHECK_LANGUAGES and self.retriever.options.name_check:
             confidence -= UNKNOWN_NAME_PENALTY * min(2, len(self.retriever.unknown_names(text)))
         answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence)

@@ -49,7 +49,7 @@ GLOSSARY = {
     "candidature candidater": "apply application solicitar solicito candidatar bewerben bewerbe candidarsi 申请",
     "entrante accueil": "incoming llegan chegam ankommende arrivo القادمين 来访",
     "sortante etranger": "outgoing abroad extranjero exterior ausland estero الخارج 出国",
-    "contact mail": "email e-mail correo contactar contactar kontakt contattare indirizzo البريد 联系 邮件",
+    "contact mail": "courriel email e-mail correo contactar contactar kontakt contattare indirizzo البريد 联系 邮件",
     "etrangers internationaux": "foreign international extranjeros estrangeiros auslandische stranieri الأجانب الدوليين 外国 国际",
     "echange mobilite": "exchange intercambio intercambio austausch scambio تبادل 交换",
     "certification": "certificate certification certificacion certificado zertifikat sprachzertifikat certificazione شهادة 证书",
@@ -64,7 +64,9 @@ GLOSSARY = {
     "creee creation": "founded created established fundada gegrundet fondata تأسست 成立",
     "etudiants": "students estudiantes studenten studenti طلاب 学生",
 }
-_GLOSSARY_INDEX = [(french.split(), [w for w in words.split()]) for french, words in GLOSSARY.items()]
+# Filled after tokenize() below: the French side goes through the same folding and plural-stripping as
+# the indexed text, or "etudiants" would never meet the index's "etudiant".
+_GLOSSARY_INDEX: list = []
 
 INSTITUTION_NAMES = {
     "UPJV": re.compile(r"\b(upjv|picardie|jules verne|amiens)\b", re.IGNORECASE),
@@ -83,7 +85,8 @@ class RetrievalOptions:
     routing: bool = True
     glossary: bool = True
     name_check: bool = True        # abstention evidence, not ranking: see Assistant.ask
-    lexical_weight: float = 0.25   # chosen on the dev split, see README "Retrieval components"
+    lexical_evidence: bool = True  # abstention evidence, not ranking: see Assistant.ask
+    lexical_weight: float = 0.35   # chosen on the dev split, see README "Retrieval components"
     routing_bonus: float = 0.1
 
 
@@ -94,6 +97,7 @@ class Hit:
     score: float           # the ranking score
     dense: float           # cosine part of the score: what the abstention threshold looks at
     lexical: float         # BM25 scaled to [0, 1]
+    lexical_raw: float     # BM25 as it is: how much of the question's wording the passage holds
     sentence: int          # index (into Index.sentences) of the chunk's best-matching sentence
     components: dict = field(default_factory=dict, compare=False)
 
@@ -105,11 +109,11 @@ def fold(text: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """'Contact : erasmus@uphf.fr, les Bourses' -> ['contact', 'erasmus@uphf.fr', 'erasmus', 'uphf', 'fr', 'bourse']"""
+    """'Contact : erasmus@uphf.fr, les Bourses' -> ['contact', 'erasmus@uphf.fr', 'mail', 'erasmu', 'uphf', 'fr', 'bourse']"""
     tokens = []
     for token in _TOKEN.findall(fold(text)):
         if "@" in token:
-            tokens.append(token)
+            tokens += [token, "mail"]  # a passage giving an address answers "which e-mail / courriel?"
             tokens.extend(t for t in re.findall(r"[a-z0-9]+", token) if t not in STOPWORDS)
         elif token not in STOPWORDS:
             tokens.append(token[:-1] if len(token) > 4 and token.endswith("s") else token)
@@ -129,6 +133,9 @@ def expand_query(question: str) -> list[str]:
         if any((w in present or w.rstrip("s") in present) if w.isascii() else w in folded for w in words):
             extra.extend(french)
     return tokens + [t for t in extra if t not in present]
+
+
+_GLOSSARY_INDEX.extend((tokenize(french), words.split()) for french, words in GLOSSARY.items())
 
 
 def named_institutions(question: str) -> set[str]:
@@ -172,11 +179,12 @@ class Retriever:
         else:
             dense = chunk_sims
         lexical = np.zeros(n, dtype=np.float32)
-        if options.lexical:
+        raw = np.zeros(n, dtype=np.float32)
+        if options.lexical or options.lexical_evidence:
             tokens = expand_query(question) if options.glossary else tokenize(question)
             if tokens:
                 raw = self._bm25.get_scores(tokens)
-                if raw.max() > 0:
+                if options.lexical and raw.max() > 0:
                     lexical = (raw / raw.max()).astype(np.float32)
         routing = np.zeros(n, dtype=np.float32)
         if options.routing:
@@ -190,7 +198,8 @@ class Retriever:
             own = index.chunk_sentences[position]
             best = int(own[np.argmax(sentence_sims[own])]) if own.size else -1
             hits.append(Hit(chunk=index.chunks[position], position=int(position), score=float(scores[position]),
-                            dense=float(dense[position]), lexical=float(lexical[position]), sentence=best,
+                            dense=float(dense[position]), lexical=float(lexical[position]),
+                            lexical_raw=float(raw[position]), sentence=best,
                             components={"chunk": float(chunk_sims[position]),
                                         "sentence": float(best_sentence_sim[position]),
                                         "routing": float(routing[position])}))

@@ -40,7 +40,7 @@ class Settings:
     candidates: int = 30
     # Below this fused confidence the assistant abstains. Calibrated on the dev split by
     # `rag eval --calibrate`; the value here is the one it chose (see eval/calibration.json).
-    abstain_threshold: float = 0.2
+    abstain_threshold: float = 0.46
     # Questions longer than this are refused rather than truncated silently.
     max_question_chars: int = 2000
     # Web app: where feedback and exchanges are stored, and how long they are kept.
