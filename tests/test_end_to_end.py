@@ -11,6 +11,27 @@ def test_erasmus_grant_amounts_are_cited(real_assistant):
     assert any("210€" in c.text for c in answer.citations)
 
 
+def test_the_answer_itself_quotes_the_amounts(real_assistant):
+    answer = real_assistant.ask("How much is the Erasmus grant per month?")
+    assert "210€ (groupe 3), 261€ (groupe 2) ou 312€ (groupe 1) par mois" in answer.answer
+
+
+def test_a_follow_up_is_understood_in_the_conversation(real_assistant):
+    alone = real_assistant.ask("And for Mermoz?")
+    follow_up = real_assistant.ask("And for Mermoz?", history=["How much is the Erasmus grant per month?"])
+    assert not follow_up.abstained
+    assert "Mermoz" in follow_up.citations[0].text
+    # The quoted sentence is the Mermoz amount, not the criteria heading.
+    first = follow_up.answer.split("[1]")[0]
+    assert "400€ par mois" in first, follow_up.answer
+    assert alone.abstained or "400€" not in alone.answer.split("[1]")[0]
+
+
+def test_an_email_question_quotes_the_address(real_assistant):
+    answer = real_assistant.ask("Who should I email about incoming exchange mobility?")
+    assert "international_in@uphf.fr" in answer.answer
+
+
 def test_master_application_in_french(real_assistant):
     answer = real_assistant.ask("Où candidater en master 1 ?")
     assert not answer.abstained and answer.language == "fr"

@@ -16,12 +16,29 @@ import numpy as np
 from .chunking import Chunk
 from .index import Index
 from .language import message
-from .retrieval import Hit, named_institutions, tokenize
+from .retrieval import Hit, expand_query, named_institutions, tokenize
 
 MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
 SHORT_LINE_CHARS = 60    # below this, a line without a full stop, figure or address is a heading
 # A cited passage whose score is this far below the best one's is left out: it would add noise, not an answer.
 MAX_SCORE_GAP = 0.2
+
+# Question words asking for a kind of fact, in the assistant's languages, and what that fact looks like
+# in the French and English texts. A sentence holding the asked-for kind is preferred as the answer.
+ANSWER_TYPES = {
+    "amount": (re.compile(r"\b(combien|montant|how much|how high|amount|cu[aá]nto|cu[aá]nta|quanto|quanta|wie ?viel|wie hoch|"
+                          r"betrag|importo|valor)\b|كم|多少|金额", re.IGNORECASE),
+               re.compile(r"\d[\d  .,]*\s*(€|euros?\b)|€\s*\d", re.IGNORECASE)),
+    "address": (re.compile(r"\b(e-?mail|courriel|mail|adresse|address|correo|contact\w*|kontakt\w*|contatt\w*|whom?)\b|"
+                           r"\b(qui|quem|qui[eé]n|wer|chi)\b.*\b(contacter|contactar|contattare|kontaktieren|écrire)|البريد|邮件|邮箱|联系", re.IGNORECASE),
+                re.compile(r"@|https?://|www\.")),
+    "date": (re.compile(r"\b(quand|depuis quand|when|since when|cu[aá]ndo|desde cu[aá]ndo|quando|wann|seit wann|date|year|ann[ée]e)\b|"
+                        r"متى|什么时候|何时|哪一年", re.IGNORECASE),
+             re.compile(r"\b(1[89]|20)\d\d\b|\b(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
+                        r"d[ée]cembre|january|february|march|april|may|june|july|august|september|october|november|december)\b",
+                        re.IGNORECASE)),
+}
+ANSWER_TYPE_BONUS = 0.25
 
 # The offices the corpus names (uphf-faq, page "Contact"; UPJV and Lille give only their home pages).
 OFFICES = {
@@ -79,17 +96,20 @@ class Answer:
 
 
 def compose_answer(question: str, language: str, hits: list[Hit], index: Index, query_vector: np.ndarray,
-                   top_k: int, threshold: float, confidence: float | None = None) -> Answer:
-    """`confidence` defaults to the best hit's dense similarity; below `threshold` the answer abstains."""
+                   top_k: int, threshold: float, confidence: float | None = None, context: str | None = None) -> Answer:
+    """`confidence` defaults to the best hit's dense similarity; below `threshold` the answer abstains.
+    `context` is the question with the conversation's previous one ("How much is the grant? And for
+    Mermoz?"): what the quoted sentences should match."""
     if confidence is None:
         confidence = hits[0].dense if hits else 0.0
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits)
     chosen = [h for h in hits[:top_k] if h.score >= hits[0].score - MAX_SCORE_GAP]
-    question_tokens = set(tokenize(question))
+    question_tokens = set(expand_query(context or question))
+    wanted = answer_types(context or question)
     lines, citations = [], []
     for n, hit in enumerate(chosen, start=1):
-        sentence = best_sentence(hit, index, query_vector, question_tokens)
+        sentence = best_sentence(hit, index, query_vector, question_tokens, wanted)
         lines.append(f"- {sentence} [{n}]")
         citations.append(_citation(n, hit, sentence))
     text = message(language, "intro") + "\n\n" + "\n".join(lines)
@@ -106,8 +126,15 @@ def abstain(question: str, language: str, confidence: float, hits: list[Hit]) ->
                   confidence=confidence, retrieved=hits)
 
 
-def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str]) -> str:
-    """The sentence of the hit's passage closest to the question, preferring real sentences to headings."""
+def answer_types(question: str) -> set[str]:
+    """What kind of fact the question asks for: 'How much is the grant?' -> {'amount'}."""
+    return {kind for kind, (asks, _) in ANSWER_TYPES.items() if asks.search(question)}
+
+
+def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str],
+                  wanted: set[str] = frozenset()) -> str:
+    """The sentence of the hit's passage closest to the question, preferring real sentences to headings
+    and sentences holding the kind of fact asked for (an amount, an address, a date)."""
     own = index.chunk_sentences[hit.position]
     if own.size == 0:
         return hit.chunk.text
@@ -117,6 +144,7 @@ def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tok
         sentence = index.sentences[row]
         overlap = len(question_tokens & set(tokenize(sentence))) / max(1, len(question_tokens))
         score = float(sim) + 0.2 * overlap - (0.3 if is_heading_like(sentence, hit.chunk.title) else 0.0)
+        score += ANSWER_TYPE_BONUS * sum(1 for kind in wanted if ANSWER_TYPES[kind][1].search(sentence))
         if score > best_score:
             best, best_score = sentence, score
     return best

@@ -91,7 +91,7 @@ class Assistant:
             confidence += LEXICAL_EVIDENCE_WEIGHT * math.log1p(hits[0].lexical_raw)
         if language in NAME_CHECK_LANGUAGES and self.retriever.options.name_check:
             confidence -= UNKNOWN_NAME_PENALTY * min(2, len(self.retriever.unknown_names(text)))
-        answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence)
+        answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence, context=search_text)
         t_done = time.perf_counter()
         answer.id = id
         answer.timings_ms = {"embed": (t_embed - started) * 1000, "search": (t_search - t_embed) * 1000,

@@ -102,6 +102,7 @@ class Result:
     answer: dict
     timings: dict
     retrieved: list[dict] = field(default_factory=list)
+    quoted_needle: bool = False      # in the answer's own quoted sentences: what a student reads first
 
 
 def run(assistant, items: list[Item], progress: bool = False, options=None) -> list[Result]:
@@ -121,6 +122,7 @@ def run(assistant, items: list[Item], progress: bool = False, options=None) -> l
             has = bool(item.needles) and (holds_needle(answer.answer, item.needles) or cited_relevant > 0)
             results.append(Result(item=item, confidence=answer.confidence, rank=relevant[0] if relevant else None,
                                   relevant_ranks=relevant, relevant_total=total, answer_has_needle=has,
+                                  quoted_needle=bool(item.needles) and holds_needle(answer.answer, item.needles),
                                   cited_relevant=cited_relevant, cited=len(answer.citations), language=answer.language,
                                   answer=answer.to_dict(), timings=answer.timings_ms,
                                   retrieved=[{"title": h.chunk.title, "source": h.chunk.source, "score": round(h.score, 3),
@@ -140,6 +142,7 @@ def metrics(results: list[Result], threshold: float) -> dict:
     out["ndcg@10"] = _mean([_ndcg(r) for r in answerable])
     answered = [r for r in answerable if r.confidence >= threshold]
     out["answer_accuracy"] = _mean([r.confidence >= threshold and r.answer_has_needle for r in answerable])
+    out["quoted_answer_accuracy"] = _mean([r.confidence >= threshold and r.quoted_needle for r in answerable])
     cited = sum(r.cited for r in answered)
     out["citation_precision"] = round(sum(r.cited_relevant for r in answered) / cited, 4) if cited else None
     out["abstention_accuracy"] = _mean([r.confidence < threshold for r in unanswerable])

@@ -71,7 +71,7 @@ def _table(headers, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-METRIC_NAMES = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_accuracy", "citation_precision",
+METRIC_NAMES = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_accuracy", "quoted_answer_accuracy", "citation_precision",
                 "abstention_accuracy", "false_abstention_rate"]
 
 
