@@ -23,7 +23,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-base
 	$(BIN)/rag serve
 
-test: $(VENV)/.installed-test
+# axe-core (npm) for the browser test's accessibility check; the browser itself is Debian's chromium
+# (apt-get install chromium). Without either, the browser tests are skipped, unless RAG_REQUIRE_BROWSER=1.
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package-lock.json
+	-command -v npm >/dev/null && npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+
+test: $(VENV)/.installed-test tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest
 
 index: $(VENV)/.installed-base

@@ -60,3 +60,17 @@ def test_quality_on_the_test_split_stays_above_the_committed_floor(real_assistan
     m = metrics(run(real_assistant, test), real_assistant.settings.abstain_threshold)
     assert m["answer_accuracy"] >= floor["answer_accuracy"]
     assert m["abstention_accuracy"] >= floor["abstention_accuracy"]
+
+
+def test_the_load_command_serves_drives_and_counts_every_feedback_row(real_settings, capsys):
+    """`rag load` end to end, briefly: the benchmark itself (its figures are in the README, not asserted)."""
+    import argparse
+    import json
+
+    from rag.loadtest import run_load
+
+    args = argparse.Namespace(clients=3, duration=1.0, dataset=None, json=True)
+    assert run_load(args, real_settings) == 0
+    figures = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert figures["errors"] == 0 and figures["requests"] > 0
+    assert figures["feedback_sent"] == figures["feedback_stored"] == 3

@@ -1,4 +1,4 @@
-"""The `rag` command: index, ask, eval, bench, serve. An edge: it parses, calls the core, prints."""
+"""The `rag` command: index, ask, eval, bench, load, serve. An edge: it parses, calls the core, prints."""
 
 from __future__ import annotations
 
@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="latency of each stage over the evaluation questions (medians and p95)")
     p.add_argument("--dataset", type=Path)
     p.add_argument("--repeat", type=_positive_int, default=5)
+    _common(p)
+
+    p = sub.add_parser("load", help="serve on loopback and drive POST /api/ask with concurrent clients (a benchmark)")
+    p.add_argument("--clients", type=_positive_int, default=50)
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
+    p.add_argument("--dataset", type=Path, help="questions to ask (default: eval/qa.jsonl)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
     _common(p)
 
     p = sub.add_parser("serve", help="start the web app")
@@ -182,6 +189,12 @@ def cmd_bench(args) -> int:
     return run_bench(args, settings_from(args))
 
 
+def cmd_load(args) -> int:
+    from .loadtest import run_load
+
+    return run_load(args, settings_from(args))
+
+
 def cmd_serve(args) -> int:
     from .web import serve
 
@@ -190,7 +203,8 @@ def cmd_serve(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "bench": cmd_bench, "serve": cmd_serve}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "bench": cmd_bench, "load": cmd_load,
+            "serve": cmd_serve}
 
 if __name__ == "__main__":
     sys.exit(main())

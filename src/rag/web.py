@@ -5,11 +5,13 @@ any object with `ask(question, history=...)` returning an Answer, so tests use a
 """
 
 
+import asyncio
 import html
 import logging
 import os
 import secrets
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from .errors import RagError
 from .settings import Settings
@@ -17,6 +19,7 @@ from .store import ExchangeStore
 
 log = logging.getLogger("rag.web")
 
+ASK_THREADS = int(os.environ.get("RAG_ASK_THREADS", "4"))
 EXAMPLES = {
     "fr": ["Où candidater en master 1 ?", "Combien touche-t-on par mois avec la bourse Erasmus ?",
            "Je suis en situation de handicap, qui dois-je contacter ?"],
@@ -26,12 +29,12 @@ EXAMPLES = {
 UI = {
     "fr": {"title": "Assistant international — UPHF, UPJV, Université de Lille",
            "intro": "Posez votre question dans votre langue. Les réponses citent les textes des universités.",
-           "box": "Votre question", "send": "Envoyer", "helpful": "👍 Utile", "not_helpful": "👎 Pas utile",
+           "box": "Votre question", "send": "Envoyer", "helpful": "Utile", "not_helpful": "Pas utile",
            "comment": "Commentaire (facultatif)", "thanks": "Merci pour votre avis.", "sources": "Sources",
            "examples": "Exemples", "relevance": "pertinence", "nothing": "Posez d'abord une question."},
     "en": {"title": "International students' assistant — UPHF, UPJV, Université de Lille",
            "intro": "Ask in your own language. Answers cite the universities' own texts.",
-           "box": "Your question", "send": "Send", "helpful": "👍 Helpful", "not_helpful": "👎 Not helpful",
+           "box": "Your question", "send": "Send", "helpful": "Helpful", "not_helpful": "Not helpful",
            "comment": "Comment (optional)", "thanks": "Thank you for your feedback.", "sources": "Sources",
            "examples": "Examples", "relevance": "relevance", "nothing": "Ask a question first."},
 }
@@ -41,6 +44,7 @@ CSS = """
 .source-card .meta {font-size: .85rem; color: #3d3d3d;}
 .source-card mark {background: #ffe58a; color: #1a1a1a;}
 .source-card p {white-space: pre-line; margin: 6px 0 0 0;}
+#send, #send:hover {background: #1d4ed8; border-color: #1d4ed8; color: #fff;}
 """
 
 
@@ -60,15 +64,26 @@ def render_sources(answer: dict, language: str) -> str:
             f"<article class='source-card' aria-label='[{c['n']}] {html.escape(c['title'], quote=True)}'>"
             f"<h3>[{c['n']}] {html.escape(c['title'])}</h3>"
             f"<div class='meta'>{html.escape(c['institution'])} · <a href='{url}' target='_blank' rel='noopener'>{url}</a>"
-            f" · {html.escape(words['relevance'])} {c['score']:.2f}</div><p>{text}</p></article>")
+            f" · {html.escape(words['relevance'])} {c['score']:.2f}</div><p style='white-space:pre-line'>{text}</p></article>")
     return "\n".join(cards)
 
 
 def _history_questions(history: list) -> list[str]:
-    return [m["content"] for m in history or [] if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
+    """The student's earlier questions in a Chatbot history, as typed (the chat shows them escaped)."""
+    questions = []
+    for message in history or []:
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):  # Gradio 6 sends [{"type": "text", "text": ...}]
+            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if isinstance(content, str) and content.strip():
+            questions.append(html.unescape(content))
+    return questions
 
 
-def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, staff_password: str | None = None):
+def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, staff_password: str | None = None,
+               ask_threads: int = ASK_THREADS):
     """The FastAPI server with the Gradio chat mounted at /, the staff pages at /staff and the API at /api."""
     import gradio as gr
     from fastapi import Depends, FastAPI, HTTPException, Request
@@ -76,6 +91,9 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
     from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
     api = FastAPI(title="International students' assistant")
+    # Answers are computed on a few threads, not on the 40 of the default pool: on 2 cores, more threads
+    # only queue on the GIL and on each other (see README "Under load").
+    answering = ThreadPoolExecutor(max_workers=ask_threads, thread_name_prefix="answer")
     basic = HTTPBasic(auto_error=False)
 
     def ask_and_record(question: str, history: list[str], session: str) -> dict:
@@ -98,10 +116,9 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
             return JSONResponse({"error": "a \"question\" string is required"}, status_code=400)
         history = [h if isinstance(h, str) else h.get("content", "") for h in body.get("history") or []
                    if isinstance(h, str) or (isinstance(h, dict) and h.get("role", "user") == "user")]
-        from starlette.concurrency import run_in_threadpool
-
         try:
-            return await run_in_threadpool(ask_and_record, body["question"], history, body.get("session") or uuid.uuid4().hex)
+            return await asyncio.get_running_loop().run_in_executor(
+                answering, ask_and_record, body["question"], history, body.get("session") or uuid.uuid4().hex)
         except RagError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
@@ -110,9 +127,7 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
         body = await request.json()
         if not isinstance(body, dict) or not isinstance(body.get("exchange_id"), str) or not isinstance(body.get("helpful"), bool):
             return JSONResponse({"error": "expected {\"exchange_id\": str, \"helpful\": bool, \"comment\": str}"}, status_code=400)
-        from starlette.concurrency import run_in_threadpool
-
-        if not await run_in_threadpool(store.feedback, body["exchange_id"], body["helpful"], str(body.get("comment") or "")):
+        if not await asyncio.get_running_loop().run_in_executor(answering, store.feedback, body["exchange_id"], body["helpful"], str(body.get("comment") or "")):
             return JSONResponse({"error": "no such exchange"}, status_code=404)
         return {"status": "saved"}
 
@@ -155,7 +170,7 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
         return HTMLResponse("<p>Saved. <a href='/staff'>Back to the list</a></p>")
 
     demo = build_chat(assistant, store, ask_and_record)
-    return gr.mount_gradio_app(api, demo, path="/")
+    return gr.mount_gradio_app(api, demo, path="/", css=CSS, footer_links=[])
 
 
 def build_chat(assistant, store: ExchangeStore, ask_and_record):
@@ -167,7 +182,7 @@ def build_chat(assistant, store: ExchangeStore, ask_and_record):
         last_exchange = gr.State("")
         page_language = gr.Radio(["English", "Français"], value="English", label="Language / Langue", elem_id="page-language")
         title = gr.Markdown(f"# {words['title']}\n{words['intro']}")
-        chat = gr.Chatbot(label="Chat", height=420, elem_id="chat")
+        chat = gr.Chatbot(label="Chat", height=420, elem_id="chat", buttons=["copy"])
         question = gr.Textbox(label=words["box"], placeholder=EXAMPLES["en"][0], lines=1, elem_id="question", max_length=2000)
         send = gr.Button(words["send"], variant="primary", elem_id="send")
         sources = gr.HTML(elem_id="sources")
@@ -184,10 +199,10 @@ def build_chat(assistant, store: ExchangeStore, ask_and_record):
             try:
                 answer = ask_and_record(text, _history_questions(history)[-2:], session_id)
             except RagError as exc:
-                return history + [{"role": "user", "content": text or ""}, {"role": "assistant", "content": str(exc)}], "", "", ""
+                return history + [{"role": "user", "content": html.escape(text or "")}, {"role": "assistant", "content": html.escape(str(exc))}], "", "", "", ""
             reply = html.escape(answer["answer"])
             history = history + [{"role": "user", "content": html.escape(text)}, {"role": "assistant", "content": reply}]
-            return history, "", render_sources(answer, answer["language"]), answer["exchange_id"]
+            return history, "", render_sources(answer, answer["language"]), answer["exchange_id"], ""
 
         def give_feedback(is_helpful, exchange_id, note, page_lang):
             lang = "fr" if page_lang == "Français" else "en"
@@ -203,15 +218,15 @@ def build_chat(assistant, store: ExchangeStore, ask_and_record):
                     gr.update(value=w["send"]), gr.update(value=w["helpful"]), gr.update(value=w["not_helpful"]),
                     gr.update(label=w["comment"]))
 
-        send.click(respond, [question, chat, session], [chat, question, sources, last_exchange])
-        question.submit(respond, [question, chat, session], [chat, question, sources, last_exchange])
+        answered = [chat, question, sources, last_exchange, status]
+        send.click(respond, [question, chat, session], answered)
+        question.submit(respond, [question, chat, session], answered)
         examples.click(lambda sample: sample[0], [examples], [question])
         helpful.click(lambda e, n, p: give_feedback(True, e, n, p), [last_exchange, comment, page_language], [status, comment])
         not_helpful.click(lambda e, n, p: give_feedback(False, e, n, p), [last_exchange, comment, page_language], [status, comment])
         page_language.change(switch, [page_language], [title, question, send, helpful, not_helpful, comment])
         demo.load(None, None, [page_language],
                   js="() => (navigator.language || 'en').toLowerCase().startsWith('fr') ? 'Français' : 'English'")
-    demo.css = CSS
     return demo
 
 
@@ -251,16 +266,23 @@ def prepare_assistant(settings: Settings):
         print(f"rag: index {status}, building it from {settings.corpus_dir} ...", flush=True)
         print(build_index(settings, progress=True).line(), flush=True)
     try:
-        return Assistant.load(settings=settings)
+        assistant = Assistant.load(settings=settings)
     except (IndexMissingError, IndexMismatchError):
         print("rag: index damaged, rebuilding it ...", flush=True)
         print(build_index(settings, progress=True).line(), flush=True)
-        return Assistant.load(settings=settings)
+        assistant = Assistant.load(settings=settings)
+    assistant.ask("warm up: how much is the Erasmus grant?")  # models loaded before the first student waits
+    return assistant
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
+    # One BLAS thread per request: the server answers requests on many threads at once, and OpenBLAS
+    # threads of concurrent calls fight over the 2 cores (50 clients: p95 1050 ms -> see README "Under load").
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     assistant = prepare_assistant(settings)
     store = ExchangeStore(settings.data_dir, settings.retention_days)
     app = create_app(assistant, store, os.environ.get("RAG_STAFF_USER"), os.environ.get("RAG_STAFF_PASSWORD"))
