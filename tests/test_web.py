@@ -142,3 +142,12 @@ def test_retention_deletes_old_rows(tmp_path):
     store.record("s", StubAnswer("old", []).to_dict())
     store._connect().execute("UPDATE exchanges SET created_at = created_at - 3 * 86400")
     assert store.purge() == 1 and store.recent() == []
+
+
+def test_staff_see_the_office_addresses_of_an_answer_but_not_the_students(tmp_path):
+    store = ExchangeStore(tmp_path / "data")
+    store.record("s", {"question": "write me at jo@example.org", "language": "en", "abstained": True,
+                       "answer": "Please contact international_in@uphf.fr", "confidence": 0.1, "candidates": []})
+    row = store.recent()[0]
+    assert row["question"] == "write me at [email]"
+    assert row["answer"] == "Please contact international_in@uphf.fr"

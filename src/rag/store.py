@@ -1,6 +1,7 @@
 """What the web app keeps of an exchange, for staff review: SQLite in WAL mode, personal data masked.
 
-Kept: the question with e-mail addresses and phone numbers masked, its language, the answer, whether it
+Kept: the question with e-mail addresses and phone numbers masked, its language, the answer (quoted from
+the corpus, so the offices' addresses stay readable), whether it
 abstained, the candidate passages and their scores, feedback and staff verdicts, a random session id
 and the time. Not kept: IP addresses, user agents, names. Rows older than `retention_days` are deleted
 on start and then at most once a minute, on a write.
@@ -88,7 +89,7 @@ class ExchangeStore:
             "INSERT INTO exchanges (id, session, created_at, question, language, answer, abstained, top_score, candidates) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (exchange_id, session, time.time(), mask_personal_data(answer_dict["question"]), answer_dict["language"],
-             mask_personal_data(answer_dict["answer"]), int(answer_dict["abstained"]), answer_dict.get("confidence"),
+             answer_dict["answer"], int(answer_dict["abstained"]), answer_dict.get("confidence"),
              json.dumps(candidates, ensure_ascii=False)))
         if time.monotonic() - self._last_purge > PURGE_EVERY_S:
             self.purge()
