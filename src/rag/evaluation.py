@@ -192,11 +192,11 @@ def latency(results: list[Result]) -> dict:
     out = {}
     for stage in ("embed", "search", "answer", "total"):
         values = sorted(r.timings.get(stage, 0.0) for r in results)
-        out[stage] = {"p50": round(statistics.median(values), 2), "p95": round(_percentile(values, 95), 2)}
+        out[stage] = {"p50": round(statistics.median(values), 2), "p95": round(percentile(values, 95), 2)}
     return out
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
+def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0
     position = (len(sorted_values) - 1) * q / 100
@@ -299,7 +299,7 @@ def run_bench(args, settings) -> int:
     print(f"{'stage':8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for stage, values in timings.items():
         values.sort()
-        print(f"{stage:8}{statistics.median(values):10.2f}{_percentile(values, 95):10.2f}{values[-1]:10.2f}")
+        print(f"{stage:8}{statistics.median(values):10.2f}{percentile(values, 95):10.2f}{values[-1]:10.2f}")
     try:
         import resource
 

@@ -29,21 +29,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, round((len(ordered) - 1) * q / 100))]
-
-
 def start_server(settings, port: int, data_dir: Path) -> subprocess.Popen:
     env = dict(os.environ, RAG_DATA_DIR=str(data_dir), RAG_INDEX_DIR=str(settings.index_dir),
                RAG_CORPUS_DIR=str(settings.corpus_dir), RAG_EMBEDDER=str(settings.embedder))
     env.pop("RAG_STAFF_USER", None)
     # The server's output goes to a file: an unread pipe fills up and blocks the server mid-request.
-    log = open(data_dir / "server.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    with open(data_dir / "server.log", "w") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
 def wait_until_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -103,7 +96,7 @@ async def drive(url: str, questions: list[str], clients: int, duration: float) -
 
 
 def run_load(args, settings) -> int:
-    from .evaluation import DEFAULT_DATASET, load_dataset
+    from .evaluation import DEFAULT_DATASET, load_dataset, percentile
 
     if args.clients < 1 or args.duration <= 0:
         raise RagError("--clients must be at least 1 and --duration greater than 0")
@@ -128,12 +121,12 @@ def run_load(args, settings) -> int:
                                 result["feedback_targets"]).fetchone()[0]
             exchanges = db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
 
-    lat = [x * 1000 for x in result["latencies"]]
+    lat = sorted(x * 1000 for x in result["latencies"])
     summary = {
         "clients": args.clients, "duration_s": round(result["wall"], 1), "requests": len(lat),
         "requests_per_s": round(len(lat) / result["wall"], 1) if result["wall"] else 0.0,
-        "p50_ms": round(statistics.median(lat), 1) if lat else None, "p95_ms": round(_percentile(lat, 95), 1),
-        "p99_ms": round(_percentile(lat, 99), 1), "max_ms": round(max(lat), 1) if lat else None,
+        "p50_ms": round(statistics.median(lat), 1) if lat else None, "p95_ms": round(percentile(lat, 95), 1),
+        "p99_ms": round(percentile(lat, 99), 1), "max_ms": round(max(lat), 1) if lat else None,
         "errors": len(result["errors"]), "error_kinds": sorted(set(result["errors"])),
         "exchanges_stored": exchanges,
         "feedback_sent": len(result["feedback_targets"]), "feedback_acknowledged": result["feedback_ok"],

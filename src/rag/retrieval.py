@@ -64,10 +64,6 @@ GLOSSARY = {
     "creee creation": "founded created established fundada gegrundet fondata تأسست 成立",
     "etudiants": "students estudiantes studenten studenti طلاب 学生",
 }
-# Filled after tokenize() below: the French side goes through the same folding and plural-stripping as
-# the indexed text, or "etudiants" would never meet the index's "etudiant".
-_GLOSSARY_INDEX: list = []
-
 INSTITUTION_NAMES = {
     "UPJV": re.compile(r"\b(upjv|picardie|jules verne|amiens)\b", re.IGNORECASE),
     "Université de Lille": re.compile(r"\b(lille|ulille)\b", re.IGNORECASE),
@@ -95,7 +91,7 @@ class Hit:
     chunk: Chunk
     position: int          # row of the chunk in the index
     score: float           # the ranking score
-    dense: float           # cosine part of the score: what the abstention threshold looks at
+    dense: float           # cosine part of the score; with lexical_raw, the answer's confidence
     lexical: float         # BM25 scaled to [0, 1]
     lexical_raw: float     # BM25 as it is: how much of the question's wording the passage holds
     sentence: int          # index (into Index.sentences) of the chunk's best-matching sentence
@@ -135,7 +131,9 @@ def expand_query(question: str) -> list[str]:
     return tokens + [t for t in extra if t not in present]
 
 
-_GLOSSARY_INDEX.extend((tokenize(french), words.split()) for french, words in GLOSSARY.items())
+# The French side goes through the same folding and plural-stripping as the indexed text, or
+# "etudiants" would never meet the index's "etudiant".
+_GLOSSARY_INDEX = [(tokenize(french), words.split()) for french, words in GLOSSARY.items()]
 
 
 def named_institutions(question: str) -> set[str]:
