@@ -16,28 +16,15 @@ import numpy as np
 from .chunking import Chunk
 from .index import Index
 from .language import message
-from .retrieval import Hit, expand_query, named_institutions, tokenize
+from .retrieval import ANSWER_TYPES, Hit, answer_types, expand_query, named_institutions, tokenize
 
 MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
 SHORT_LINE_CHARS = 60    # below this, a line without a full stop, figure or address is a heading
 # A cited passage whose score is this far below the best one's is left out: it would add noise, not an answer.
-MAX_SCORE_GAP = 0.2
+# On the dev split (206-question set), answer accuracy was 0.864 / 0.889 / 0.901 / 0.901 at 0.1 / 0.2 / 0.3 / none.
+MAX_SCORE_GAP = 0.3
 
-# Question words asking for a kind of fact, in the assistant's languages, and what that fact looks like
-# in the French and English texts. A sentence holding the asked-for kind is preferred as the answer.
-ANSWER_TYPES = {
-    "amount": (re.compile(r"\b(combien|montant|how much|how high|amount|cu[aá]nto|cu[aá]nta|quanto|quanta|wie ?viel|wie hoch|"
-                          r"betrag|importo|valor)\b|كم|多少|金额", re.IGNORECASE),
-               re.compile(r"\d[\d  .,]*\s*(€|euros?\b)|€\s*\d", re.IGNORECASE)),
-    "address": (re.compile(r"\b(e-?mail|courriel|mail|adresse|address|correo|contact\w*|kontakt\w*|contatt\w*|whom?)\b|"
-                           r"\b(qui|quem|qui[eé]n|wer|chi)\b.*\b(contacter|contactar|contattare|kontaktieren|écrire)|البريد|邮件|邮箱|联系", re.IGNORECASE),
-                re.compile(r"@|https?://|www\.")),
-    "date": (re.compile(r"\b(quand|depuis quand|when|since when|cu[aá]ndo|desde cu[aá]ndo|quando|wann|seit wann|date|year|ann[ée]e)\b|"
-                        r"متى|什么时候|何时|哪一年", re.IGNORECASE),
-             re.compile(r"\b(1[89]|20)\d\d\b|\b(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
-                        r"d[ée]cembre|january|february|march|april|may|june|july|august|september|october|november|december)\b",
-                        re.IGNORECASE)),
-}
+# A sentence holding the kind of fact asked for (see retrieval.ANSWER_TYPES) is preferred as the answer.
 ANSWER_TYPE_BONUS = 0.25
 
 # The offices the corpus names (uphf-faq, page "Contact"; UPJV and Lille give only their home pages).
@@ -124,11 +111,6 @@ def abstain(question: str, language: str, confidence: float, hits: list[Hit]) ->
     text = message(language, "abstain") + " " + message(language, "contact", office=office)
     return Answer(question=question, language=language, answer=text, abstained=True, citations=[],
                   confidence=confidence, retrieved=hits)
-
-
-def answer_types(question: str) -> set[str]:
-    """What kind of fact the question asks for: 'How much is the grant?' -> {'amount'}."""
-    return {kind for kind, (asks, _) in ANSWER_TYPES.items() if asks.search(question)}
 
 
 def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str],

@@ -89,8 +89,13 @@ class Assistant:
         confidence = hits[0].dense if hits else 0.0
         if hits and self.retriever.options.lexical_evidence:
             confidence += LEXICAL_EVIDENCE_WEIGHT * math.log1p(hits[0].lexical_raw)
-        if language in NAME_CHECK_LANGUAGES and self.retriever.options.name_check:
-            confidence -= UNKNOWN_NAME_PENALTY * min(2, len(self.retriever.unknown_names(text)))
+        if self.retriever.options.name_check:
+            # Names and years the texts never mention: the question is about something else
+            # ("the Sorbonne", "the 2027 deadline"). Years are read in every language, names in en/fr.
+            unknown = self.retriever.unknown_years(text)
+            if language in NAME_CHECK_LANGUAGES:
+                unknown += self.retriever.unknown_names(text)
+            confidence -= UNKNOWN_NAME_PENALTY * min(2, len(unknown))
         answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence, context=search_text)
         t_done = time.perf_counter()
         answer.id = id

@@ -176,9 +176,18 @@ def sweep(results: list[Result], thresholds=None) -> list[dict]:
 
 def choose_threshold(rows: list[dict], max_false_abstention: float = 0.05) -> dict:
     """The threshold with the best mean of answer and abstention accuracy among those that keep false
-    abstentions within `max_false_abstention`; ties go to the lower threshold (answer rather than refuse)."""
+    abstentions within `max_false_abstention`. When a run of neighbouring thresholds ties, the middle one:
+    it sits farthest from the questions on either side, so it moves least on questions not in the set
+    (the lowest of the run sat right against an unanswerable question's confidence)."""
     allowed = [r for r in rows if (r["false_abstention_rate"] or 0) <= max_false_abstention] or rows
-    return max(allowed, key=lambda r: ((r["answer_accuracy"] or 0) + (r["abstention_accuracy"] or 0), -r["threshold"]))
+    quality = lambda r: round((r["answer_accuracy"] or 0) + (r["abstention_accuracy"] or 0), 6)
+    best = max(quality(r) for r in allowed)
+    ordered = sorted(rows, key=lambda r: r["threshold"])
+    top = [any(r is a for a in allowed) and quality(r) == best for r in ordered]
+    start = end = top.index(True)
+    while end + 1 < len(ordered) and top[end + 1]:
+        end += 1
+    return ordered[(start + end) // 2]
 
 
 def breakdown(results: list[Result], key, threshold: float) -> dict:
@@ -260,7 +269,7 @@ def run_cli(args, settings) -> int:
         chosen = choose_threshold(rows)
         threshold = chosen["threshold"]
         calibration = {"threshold": threshold, "chosen_on": "dev" if any(r.item.split == "dev" for r in results) else "all",
-                       "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05, lowest threshold on ties",
+                       "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05, middle of a run of tied thresholds",
                        "dataset": str(dataset), "sweep": rows}
         CALIBRATION_FILE.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
     summary = summarise(results, threshold)
