@@ -40,6 +40,20 @@ def test_small_talk_abstains_with_the_office(real_assistant):
     assert answer.abstained and "international_in@uphf.fr" in answer.answer
 
 
+def test_a_year_the_texts_never_mention_is_not_answered_from_another_year(real_assistant):
+    # The texts give the 2022 commission dates; a student asking about 2027 must not get them as the answer.
+    later = real_assistant.ask("Quelle est la date limite Parcoursup en 2027 ?")
+    assert later.abstained and "international_in@uphf.fr" in later.answer
+    # A year the texts do mention is no such evidence.
+    assert not real_assistant.ask("Quel est le classement de l'UPHF au Times Higher Education 2022 ?").abstained
+
+
+def test_a_when_question_cites_the_passage_with_the_dates(real_assistant):
+    answer = real_assistant.ask("When does the financial aid commission meet?")
+    assert not answer.abstained
+    assert any("Dates des prochaines commissions" in c.text for c in answer.citations)
+
+
 def test_no_answer_cites_the_same_text_twice(real_assistant):
     answer = real_assistant.ask("Combien d'étudiants étrangers à l'UPHF ?", top_k=5)
     texts = [c.text for c in answer.citations]
