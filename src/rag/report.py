@@ -23,7 +23,8 @@ BASELINES = {
     "without glossary": RetrievalOptions(glossary=False),
     "without sentence matching": RetrievalOptions(sentences=False),
     "without routing": RetrievalOptions(routing=False),
-    "without unknown-name check": RetrievalOptions(name_check=False),
+    "without unknown-name and unknown-year check": RetrievalOptions(name_check=False),
+    "without answer-type bonus": RetrievalOptions(answer_type_bonus=0.0),
 }
 
 

@@ -98,7 +98,7 @@ class RetrievalOptions:
     lexical: bool = True
     routing: bool = True
     glossary: bool = True
-    name_check: bool = True        # abstention evidence, not ranking: see Assistant.ask
+    name_check: bool = True        # abstention evidence (unknown names and years), not ranking: see Assistant.ask
     lexical_evidence: bool = True  # abstention evidence, not ranking: see Assistant.ask
     lexical_weight: float = 0.35   # chosen on the dev split, see README "Retrieval components"
     routing_bonus: float = 0.1
