@@ -54,6 +54,12 @@ def test_a_when_question_cites_the_passage_with_the_dates(real_assistant):
     assert any("Dates des prochaines commissions" in c.text for c in answer.citations)
 
 
+def test_a_german_compound_word_finds_the_french_passage(real_assistant):
+    answer = real_assistant.ask("Welche Sprachzertifikate kann ich an der UPHF ablegen?")
+    assert not answer.abstained and answer.language == "de"
+    assert any("TOEIC" in c.text for c in answer.citations)
+
+
 def test_no_answer_cites_the_same_text_twice(real_assistant):
     answer = real_assistant.ask("Combien d'étudiants étrangers à l'UPHF ?", top_k=5)
     texts = [c.text for c in answer.citations]
