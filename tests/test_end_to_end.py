@@ -48,6 +48,12 @@ def test_a_year_the_texts_never_mention_is_not_answered_from_another_year(real_a
     assert not real_assistant.ask("Quel est le classement de l'UPHF au Times Higher Education 2022 ?").abstained
 
 
+def test_names_the_texts_use_are_not_unknown_even_inside_compounds(real_assistant):
+    check = real_assistant.retriever.unknown_names
+    assert check("Je suis à l'INSA Hauts-de-France, qui contacter pour partir à l'étranger ?") == []
+    assert check("Combien coûtent les frais d'inscription à la Sorbonne ?") == ["Sorbonne"]
+
+
 def test_a_when_question_cites_the_passage_with_the_dates(real_assistant):
     answer = real_assistant.ask("When does the financial aid commission meet?")
     assert not answer.abstained

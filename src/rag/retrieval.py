@@ -37,7 +37,8 @@ o os um uma do da dos das em no na como qual quanto onde quando para com e sao
 der die das den dem des ein eine einen ist sind wie was wo wann fur mit und zu im am ich kann
 il lo gli i le un una di del della che come quale quanto dove quando per con e sono posso
 """.split())
-_NAME = re.compile(r"[^\W\d_][\w-]*")
+# A word, hyphenated compounds split: the corpus's "Hauts-de-France" must count "Hauts" as known.
+_NAME = re.compile(r"[^\W\d_]\w*")
 _TOKEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[a-z0-9]+")
 # Student words in the question languages -> the French words the texts use. Only the lexical side
 # sees these; the dense side is multilingual already. Keys are folded (no accents); a key in a
@@ -197,7 +198,7 @@ class Retriever:
         something the texts do not mention. 'Tuition fees at the Sorbonne?' -> ['Sorbonne']"""
         unknown = []
         for sentence in re.split(r"[.!?¿¡]\s+", question):
-            words = re.findall(r"[^\W\d_]\w*", sentence)
+            words = _NAME.findall(sentence)
             unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._vocabulary]
         return unknown
 
