@@ -66,6 +66,8 @@ GLOSSARY = {
     "frais": "fees tuition tasas propinas gebuhren tasse رسوم 学费",
     "creee creation": "founded created established fundada gegrundet fondata تأسست 成立",
     "etudiants": "students estudiantes studenten studenti طلاب 学生",
+    "recrutement": "job jobs employment vacancies hiring recruitment empleo trabajo emprego stellenangebote lavoro "
+                   "emploi emplois وظائف 招聘 工作",
 }
 # A question word at least this long that starts with a glossary word counts as it (dev: +1 question, the
 # German 'Sprachzertifikate'; test unchanged).
