@@ -54,6 +54,20 @@ def test_names_the_texts_use_are_not_unknown_even_inside_compounds(real_assistan
     assert check("Combien coûtent les frais d'inscription à la Sorbonne ?") == ["Sorbonne"]
 
 
+def test_an_acronym_only_the_texts_use_is_answered_from_its_page(real_assistant):
+    answer = real_assistant.ask("What does PAEH stand for?")
+    assert not answer.abstained
+    assert "Plan d'Accompagnement de l'Etudiant en situation de Handicap" in answer.citations[0].text
+
+
+@pytest.mark.parametrize("question", ["Combien coûte une place de parking au campus du Mont Houy ?",
+                                      "How much does the bus from the station to the campus cost?",
+                                      "À quelle heure ferme la bibliothèque ?"])
+def test_a_price_or_opening_time_the_texts_never_give_is_not_answered(real_assistant, question):
+    # The texts give grant amounts and the language centre's hours; neither answers these.
+    assert real_assistant.ask(question).abstained
+
+
 def test_a_when_question_cites_the_passage_with_the_dates(real_assistant):
     answer = real_assistant.ask("When does the financial aid commission meet?")
     assert not answer.abstained

@@ -22,6 +22,11 @@ from .retrieval import RetrievalOptions, Retriever, named_institutions
 # alike (French and English texts): only there is an unknown name evidence that the texts do not answer.
 NAME_CHECK_LANGUAGES = ("en", "fr")
 UNKNOWN_NAME_PENALTY = 0.15
+# The mirror image: a name of the question that only one or two passages use, the best one among them
+# ("What does PAEH stand for?"). The embedding knows nothing of such acronyms and rates the passage low.
+# Dev: answer accuracy 0.963 -> 0.975, false abstentions 0.025 -> 0.012, abstention unchanged
+# (passages using the name: at most 1 / 2 / 3, bonus 0.1 / 0.15 compared; 2 and 0.1 kept, the smallest of the ties).
+RARE_NAME_BONUS = 0.1
 # Confidence = the best passage's dense similarity + this weight x log(1 + its raw BM25 score). The
 # multilingual embedding rates "Wie ist das Wetter in Valenciennes?" about as close to the texts as many
 # real questions; what separates them is that a passage that answers also shares the question's words
@@ -30,6 +35,10 @@ LEXICAL_EVIDENCE_WEIGHT = 0.15
 # A question naming one university ("the president of the University of Lille") whose best passage is
 # another's (UPHF's governance page) is about something the texts do not say. Dev: +1 abstention, no loss.
 INSTITUTION_MISMATCH_PENALTY = 0.15
+# A question asking for a kind of fact (a price, opening hours, a date, an address) that none of the three
+# best passages holds is not answered by them: "Combien coûte un loyer ?" against passages with no price.
+# Dev: abstention 0.708 -> 0.792 with no more false abstentions (money and hours alone did the same on dev).
+MISSING_KIND_PENALTY = 0.15
 RETRIEVED = 10           # candidates kept on every answer, for hit@10 and for staff review
 HISTORY_WEIGHT = 0.5     # how much the previous question steers a follow-up's retrieval
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -99,6 +108,10 @@ class Assistant:
             if language in NAME_CHECK_LANGUAGES:
                 unknown += self.retriever.unknown_names(text)
             confidence -= UNKNOWN_NAME_PENALTY * min(2, len(unknown))
+            if hits and self.retriever.rare_names(text, hits[0]):
+                confidence += RARE_NAME_BONUS
+        if hits and self.retriever.missing_kinds(search_text, hits[:3]):
+            confidence -= MISSING_KIND_PENALTY
         named = named_institutions(search_text)
         if hits and len(named) == 1 and hits[0].chunk.institution not in named:
             confidence -= INSTITUTION_MISMATCH_PENALTY

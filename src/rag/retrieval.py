@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,9 +77,15 @@ GLOSSARY_PREFIX_CHARS = 6
 # in the French and English texts. Retrieval gives passages holding the asked-for kind a small bonus;
 # the answer prefers the sentence that holds it.
 ANSWER_TYPES = {
-    "amount": (re.compile(r"\b(combien|montant|how much|how high|amount|cu[aá]nto|cu[aá]nta|quanto|quanta|wie ?viel|wie hoch|"
-                          r"betrag|importo|valor)\b|كم|多少|金额", re.IGNORECASE),
-               re.compile(r"\d[\d  .,]*\s*(€|euros?\b)|€\s*\d", re.IGNORECASE)),
+    # a sum of money: "how much is the grant", "combien touche-t-on", "cuánto es la beca", "prix", "学费"
+    "money": (re.compile(r"\b(how much|montant|amount|cu[aá]nt[oa]|quant[oa]|wie ?viel|wie hoch|betrag|importo|valor|prix|"
+                         r"price|prices|co[uû]t\w*|costs?|tarifs?|fees?|precio|cuesta\w*|custa\w*|pre[cç]o|kostet|kosten|preis|"
+                         r"costa\w*|prezzo|combien d'euros)\b|\bcombien\s+(co[uû]t|touch|gagn|pai|pay|donn|re[cç]oi|vaut|rapport|vers)|"
+                         r"多少钱|金额|价格|费用|学费|سعر|تكلفة|تبلغ", re.IGNORECASE),
+              re.compile(r"\d[\d  .,]*\s*(€|euros?\b)|€\s*\d", re.IGNORECASE)),
+    # a number of things: "how many campuses", "combien d'étudiants", "cuántos", "几个"
+    "count": (re.compile(r"\b(how many|combien|cu[aá]nt[oa]s|quant[oa]s|quant[ie]|wie viele)\b|几个|多少(?!钱)|كم عدد", re.IGNORECASE),
+              re.compile(r"\d")),
     "address": (re.compile(r"\b(e-?mail|courriel|mail|adresse|address|correo|contact\w*|kontakt\w*|contatt\w*|whom?)\b|"
                            r"\b(qui|quem|qui[eé]n|wer|chi)\b.*\b(contacter|contactar|contattare|kontaktieren|écrire)|البريد|邮件|邮箱|联系", re.IGNORECASE),
                 re.compile(r"@|https?://|www\.")),
@@ -87,7 +94,13 @@ ANSWER_TYPES = {
              re.compile(r"\b(1[89]|20)\d\d\b|\b(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
                         r"d[ée]cembre|january|february|march|april|may|june|july|august|september|october|november|december)\b",
                         re.IGNORECASE)),
+    # a time of day: "opening hours", "à quelle heure", "horario", "几点"
+    "hours": (re.compile(r"\b(horaires?|heures? d'ouverture|quelle heure|opening hours|opening times|what time|horarios?|"
+                         r"a qu[eé] hora|que horas|orari\w*|a che ora|öffnungszeiten|uhrzeit)\b|几点|营业时间|开放时间|ساعات", re.IGNORECASE),
+              re.compile(r"\b\d{1,2}\s?h\s?\d{0,2}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(am|pm)\b", re.IGNORECASE)),
 }
+# A name used by this few passages identifies its topic (PAEH, OID, Reunice, InclusU); see Retriever.rare_names.
+RARE_NAME_PASSAGES = 2
 INSTITUTION_NAMES = {
     "UPJV": re.compile(r"\b(upjv|picardie|jules verne|amiens)\b", re.IGNORECASE),
     "Université de Lille": re.compile(r"\b(lille|ulille)\b", re.IGNORECASE),
@@ -189,7 +202,9 @@ class Retriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokenize(c.embedding_text()) for c in index.chunks], show_progress=False)
         self._institutions = np.array([c.institution for c in index.chunks])
-        self._vocabulary = {t for c in index.chunks for t in _NAME.findall(fold(c.embedding_text()))}
+        self._words = [set(_NAME.findall(fold(c.embedding_text()))) for c in index.chunks]
+        self._vocabulary = set().union(*self._words) if self._words else set()
+        self._passages_using = Counter(word for words in self._words for word in words)
         self._numbers = {n for c in index.chunks for n in re.findall(r"\d+", c.embedding_text())}
         # Which passages hold an amount, an address, a date: what "how much / which e-mail / when" asks for.
         self._holds = {kind: np.array([bool(pattern.search(c.text)) for c in index.chunks], dtype=np.float32)
@@ -204,9 +219,22 @@ class Retriever:
             unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._vocabulary]
         return unknown
 
+    def rare_names(self, question: str, hit: "Hit") -> list[str]:
+        """Capitalised words of the question that at most RARE_NAME_PASSAGES passages use, `hit` among them:
+        the passage is about exactly what is asked ('What does PAEH stand for?' -> ['paeh'] for the
+        disability page), however little the embedding makes of an acronym it has never seen."""
+        names = {fold(w) for w in _NAME.findall(question) if w[0].isupper() and len(w) >= 3}
+        return sorted(n for n in names if 0 < self._passages_using[n] <= RARE_NAME_PASSAGES and n in self._words[hit.position])
+
     def unknown_years(self, question: str) -> list[str]:
         """Years the question names that the texts never mention: 'Parcoursup deadline in 2027?' -> ['2027']."""
         return [y for y in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question) if y not in self._numbers]
+
+    def missing_kinds(self, question: str, hits: list["Hit"]) -> list[str]:
+        """Kinds of fact the question asks for that none of `hits` holds: 'Combien coûte un loyer ?' answered
+        by passages without a price -> ['money']. Counts are left out: nearly every passage holds a number."""
+        return [kind for kind in answer_types(question) - {"count"}
+                if not any(self._holds[kind][h.position] for h in hits)]
 
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
                  options: RetrievalOptions | None = None) -> list[Hit]:
