@@ -57,7 +57,7 @@ def test_names_the_texts_use_are_not_unknown_even_inside_compounds(real_assistan
 def test_an_acronym_only_the_texts_use_is_answered_from_its_page(real_assistant):
     answer = real_assistant.ask("What does PAEH stand for?")
     assert not answer.abstained
-    assert "Plan d'Accompagnement de l'Etudiant en situation de Handicap" in answer.citations[0].text
+    assert any("Plan d'Accompagnement de l'Etudiant en situation de Handicap" in c.text for c in answer.citations)
 
 
 @pytest.mark.parametrize("question", ["Combien coûte une place de parking au campus du Mont Houy ?",
