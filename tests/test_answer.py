@@ -59,3 +59,20 @@ def test_a_follow_up_is_read_in_the_light_of_the_previous_question(small_assista
     follow = small_assistant.ask("et le montant pour Mermoz ?", history=["Quel est le montant de la bourse Erasmus ?"])
     assert any("Mermoz" in c.text for c in follow.citations)
     assert alone is not None
+
+
+def test_a_labelled_value_is_an_answer_not_a_heading():
+    from rag.answer import is_heading_like
+
+    assert not is_heading_like("Code ERASMUS : 999884537")
+    assert not is_heading_like("Contact : ddrs@uphf.fr")
+    assert is_heading_like("Critères d’attribution de la bourse Mermoz:")
+    assert is_heading_like("Le financement")
+
+
+def test_the_quoted_lines_are_highlighted_verbatim_in_their_passage(small_assistant):
+    for question in ("Quel est le montant de la bourse Erasmus par mois ?", "bourse Mermoz montant"):
+        answer = small_assistant.ask(question)
+        for c in answer.citations:
+            assert c.highlight and c.highlight in c.text
+            assert c.highlight.strip().endswith(":") is False  # never a bare heading
