@@ -90,7 +90,7 @@ def write_report(folder: Path, assistant, items, results, summary) -> None:
         baselines[name] = {s: metrics([r for r in res if r.item.split == s], threshold) for s in summary["by_split"]}
     summary = dict(summary, baselines=baselines, threshold_sweep_dev=rows,
                    threshold_choice={"used": threshold, "recommended_on_dev": recommended["threshold"],
-                                     "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05 on the dev split"},
+                                     "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05 on the dev split, middle of a run of tied thresholds"},
                    by_source=breakdown(results, lambda r: r.item.source or "(none)", threshold),
                    by_language_pair=breakdown([r for r in results if r.item.answerable],
                                                      lambda r: f"{r.item.lang} → {source_language(assistant, r.item.source)}", threshold))
