@@ -9,6 +9,7 @@ abstains and names the office to ask.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,7 +85,8 @@ class Answer:
 
 
 def compose_answer(question: str, language: str, hits: list[Hit], index: Index, query_vector: np.ndarray,
-                   top_k: int, threshold: float, confidence: float | None = None, context: str | None = None) -> Answer:
+                   top_k: int, threshold: float, confidence: float | None = None, context: str | None = None,
+                   sentence_tokens: Sequence[frozenset[str]] | None = None) -> Answer:
     """`confidence` defaults to the best hit's dense similarity; below `threshold` the answer abstains.
     `context` is the question with the conversation's previous one ("How much is the grant? And for
     Mermoz?"): what the quoted sentences should match."""
@@ -97,7 +99,8 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
     wanted = answer_types(context or question)
     lines, citations = [], []
     for n, hit in enumerate(chosen, start=1):
-        sentence = best_sentence(hit, index, query_vector, question_tokens, wanted, pairs=n == 1)
+        sentence = best_sentence(hit, index, query_vector, question_tokens, wanted, pairs=n == 1,
+                                 sentence_tokens=sentence_tokens)
         lines.append(f"- {sentence} [{n}]")
         citations.append(_citation(n, hit, sentence))
     text = message(language, "intro") + "\n\n" + "\n".join(lines)
@@ -115,7 +118,8 @@ def abstain(question: str, language: str, confidence: float, hits: list[Hit]) ->
 
 
 def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str],
-                  wanted: set[str] = frozenset(), pairs: bool = False) -> str:
+                  wanted: set[str] = frozenset(), pairs: bool = False,
+                  sentence_tokens: Sequence[frozenset[str]] | None = None) -> str:
     """The sentence of the hit's passage closest to the question, preferring real sentences to headings
     and sentences holding the kind of fact asked for (an amount, an address, a date). With `pairs`, two
     consecutive lines may be quoted together: a label and its value ("Critères d'attribution de l'aide…:" /
@@ -129,6 +133,7 @@ def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tok
         return hit.chunk.text
     vectors = index.sentence_vectors[own]
     sentences = [index.sentences[row] for row in own]
+    words = [sentence_tokens[row] if sentence_tokens is not None else frozenset(tokenize(index.sentences[row])) for row in own]
     headings = [is_heading_like(s, hit.chunk.title) for s in sentences]
     units = [(i, i) for i in range(len(sentences))]
     if pairs:  # a pair never ends on a heading: that would introduce what is not quoted
@@ -141,7 +146,7 @@ def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tok
         vector = vectors[start:last + 1].sum(axis=0)
         similarity = float(vector @ query_vector / (np.linalg.norm(vector) or 1.0))
         text = " ".join(sentences[first:last + 1])
-        overlap = len(question_tokens & set(tokenize(text))) / max(1, len(question_tokens))
+        overlap = len(question_tokens & (words[first] | words[last])) / max(1, len(question_tokens))
         score = similarity + 0.2 * overlap - (0.3 if all(headings[first:last + 1]) else 0.0)
         score += ANSWER_TYPE_BONUS * sum(1 for kind in wanted if ANSWER_TYPES[kind][1].search(text))
         if score > best_score:

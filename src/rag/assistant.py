@@ -99,7 +99,8 @@ class Assistant:
         t_search = time.perf_counter()
         threshold = self.settings.abstain_threshold if threshold is None else threshold
         confidence = self.confidence(text, search_text, language, hits)
-        answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence, context=search_text)
+        answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence, context=search_text,
+                                sentence_tokens=self.retriever.sentence_tokens)
         t_done = time.perf_counter()
         answer.id = id
         answer.timings_ms = {"embed": (t_embed - started) * 1000, "search": (t_search - t_embed) * 1000,

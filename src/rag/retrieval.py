@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,29 +155,26 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def expand_query(question: str) -> list[str]:
-    """The question's lexical tokens plus the French words its student vocabulary maps to.
+@lru_cache(maxsize=4096)
+def expand_query(question: str) -> tuple[str, ...]:
+    """The question's lexical tokens plus the French words its student vocabulary maps to (cached: the
+    retrieval and the answer ask for the same question's words).
 
-    'How much is the Erasmus grant per month?' -> [..., 'erasmus', 'grant', 'month', 'bourse', 'allocation', 'montant', 'mois', 'mensuel']
+    'How much is the Erasmus grant per month?' -> (..., 'erasmus', 'grant', 'month', 'bourse', 'allocation', 'montant', 'mois', 'mensuel')
     """
     tokens = tokenize(question)
     present = set(tokens)
+    # Inflected and compound forms: 'Sprachzertifikate', 'certificaciones', 'studenti' start with the
+    # glossary's word. Short words are left out ('stage' would match 'stagiaire' and 'stages' alike).
+    prefixes = {t[:k] for t in present for k in range(GLOSSARY_PREFIX_CHARS, len(t) + 1)}
     folded = fold(question)
-
-    def asked(word: str) -> bool:
-        if not word.isascii():
-            return word in folded
-        if word in present or word.rstrip("s") in present:
-            return True
-        # Inflected and compound forms: 'Sprachzertifikate', 'certificaciones', 'studenti' start with the
-        # glossary's word. Short words are left out ('stage' would match 'stagiaire' and 'stages' alike).
-        return len(word) >= GLOSSARY_PREFIX_CHARS and any(t.startswith(word) for t in present)
-
     extra = []
     for french, words in _GLOSSARY_INDEX:
-        if any(asked(w) for w in words):
+        if any(w in folded if not w.isascii() else (w in present or w.rstrip("s") in present or
+                                                     (len(w) >= GLOSSARY_PREFIX_CHARS and w in prefixes))
+               for w in words):
             extra.extend(french)
-    return tokens + [t for t in extra if t not in present]
+    return tuple(tokens + [t for t in extra if t not in present])
 
 
 # The French side goes through the same folding and plural-stripping as the indexed text, or
@@ -202,6 +200,8 @@ class Retriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokenize(c.embedding_text()) for c in index.chunks], show_progress=False)
         self._institutions = np.array([c.institution for c in index.chunks])
+        # Each sentence's words, once: the answer compares them with the question's on every answer.
+        self.sentence_tokens = [frozenset(tokenize(sentence)) for sentence in index.sentences]
         self._words = [set(_NAME.findall(fold(c.embedding_text()))) for c in index.chunks]
         self._vocabulary = set().union(*self._words) if self._words else set()
         self._passages_using = Counter(word for words in self._words for word in words)
@@ -255,7 +255,7 @@ class Retriever:
         lexical = np.zeros(n, dtype=np.float32)
         raw = np.zeros(n, dtype=np.float32)
         if options.lexical or options.lexical_evidence:
-            tokens = expand_query(question) if options.glossary else tokenize(question)
+            tokens = list(expand_query(question)) if options.glossary else tokenize(question)
             if tokens:
                 raw = self._bm25.get_scores(tokens)
                 if options.lexical and raw.max() > 0:
