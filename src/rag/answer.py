@@ -17,7 +17,7 @@ import numpy as np
 from .chunking import Chunk
 from .index import Index
 from .language import message
-from .retrieval import ANSWER_TYPES, Hit, answer_types, expand_query, named_institutions, tokenize
+from .retrieval import ANSWER_TYPES, Hit, answer_types, expand_query, named_institutions
 
 MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
 _LABELLED_FACT = re.compile(r":\s*\S*[\d@]|https?:|www\.")  # a label followed by a figure, address or link
@@ -85,18 +85,16 @@ class Answer:
 
 
 def compose_answer(question: str, language: str, hits: list[Hit], index: Index, query_vector: np.ndarray,
-                   top_k: int, threshold: float, confidence: float | None = None, context: str | None = None,
-                   sentence_tokens: Sequence[frozenset[str]] | None = None) -> Answer:
-    """`confidence` defaults to the best hit's dense similarity; below `threshold` the answer abstains.
-    `context` is the question with the conversation's previous one ("How much is the grant? And for
-    Mermoz?"): what the quoted sentences should match."""
-    if confidence is None:
-        confidence = hits[0].dense if hits else 0.0
+                   top_k: int, threshold: float, confidence: float, context: str,
+                   sentence_tokens: Sequence[frozenset[str]]) -> Answer:
+    """Below `threshold`, `confidence` (Assistant.confidence) makes the answer an abstention. `context` is
+    the question with the conversation's previous one ("How much is the grant? And for Mermoz?"): what
+    the quoted sentences should match. `sentence_tokens`: each indexed sentence's words."""
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits)
     chosen = [h for h in hits[:top_k] if h.score >= hits[0].score - MAX_SCORE_GAP]
-    question_tokens = set(expand_query(context or question))
-    wanted = answer_types(context or question)
+    question_tokens = set(expand_query(context))
+    wanted = answer_types(context)
     lines, citations = [], []
     for n, hit in enumerate(chosen, start=1):
         sentence = best_sentence(hit, index, query_vector, question_tokens, wanted, pairs=n == 1,
@@ -118,8 +116,7 @@ def abstain(question: str, language: str, confidence: float, hits: list[Hit]) ->
 
 
 def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str],
-                  wanted: set[str] = frozenset(), pairs: bool = False,
-                  sentence_tokens: Sequence[frozenset[str]] | None = None) -> str:
+                  wanted: frozenset[str], pairs: bool, sentence_tokens: Sequence[frozenset[str]]) -> str:
     """The sentence of the hit's passage closest to the question, preferring real sentences to headings
     and sentences holding the kind of fact asked for (an amount, an address, a date). With `pairs`, two
     consecutive lines may be quoted together: a label and its value ("Critères d'attribution de l'aide…:" /
@@ -133,7 +130,7 @@ def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tok
         return hit.chunk.text
     vectors = index.sentence_vectors[own]
     sentences = [index.sentences[row] for row in own]
-    words = [sentence_tokens[row] if sentence_tokens is not None else frozenset(tokenize(index.sentences[row])) for row in own]
+    words = [sentence_tokens[row] for row in own]  # computed once at load (Retriever.sentence_tokens)
     headings = [is_heading_like(s, hit.chunk.title) for s in sentences]
     units = [(i, i) for i in range(len(sentences))]
     if pairs:  # a pair never ends on a heading: that would introduce what is not quoted

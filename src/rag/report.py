@@ -10,7 +10,6 @@ import base64
 import html
 import io
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from .evaluation import breakdown, choose_threshold, metrics, sweep

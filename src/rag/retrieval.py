@@ -182,9 +182,11 @@ def expand_query(question: str) -> tuple[str, ...]:
 _GLOSSARY_INDEX = [(tokenize(french), words.split()) for french, words in GLOSSARY.items()]
 
 
-def answer_types(question: str) -> set[str]:
-    """What kind of fact the question asks for: 'How much is the grant?' -> {'amount'}."""
-    return {kind for kind, (asks, _) in ANSWER_TYPES.items() if asks.search(question)}
+@lru_cache(maxsize=4096)
+def answer_types(question: str) -> frozenset[str]:
+    """What kind of fact the question asks for: 'How much is the grant?' -> {'money'} (cached: ranking,
+    confidence and the answer each ask)."""
+    return frozenset(kind for kind, (asks, _) in ANSWER_TYPES.items() if asks.search(question))
 
 
 def named_institutions(question: str) -> set[str]:
@@ -203,7 +205,6 @@ class Retriever:
         # Each sentence's words, once: the answer compares them with the question's on every answer.
         self.sentence_tokens = [frozenset(tokenize(sentence)) for sentence in index.sentences]
         self._words = [set(_NAME.findall(fold(c.embedding_text()))) for c in index.chunks]
-        self._vocabulary = set().union(*self._words) if self._words else set()
         self._passages_using = Counter(word for words in self._words for word in words)
         self._numbers = {n for c in index.chunks for n in re.findall(r"\d+", c.embedding_text())}
         # Which passages hold an amount, an address, a date: what "how much / which e-mail / when" asks for.
@@ -216,7 +217,7 @@ class Retriever:
         unknown = []
         for sentence in re.split(r"[.!?¿¡]\s+", question):
             words = _NAME.findall(sentence)
-            unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._vocabulary]
+            unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._passages_using]
         return unknown
 
     def rare_names(self, question: str, hit: "Hit") -> list[str]:
