@@ -80,3 +80,18 @@ def test_unreadable_corpus_for_index_is_one_line_and_exit_2(cli_env, capsys):
     (cli_env.corpus_dir / "lille.txt").write_bytes(b"\xff\xfe\xfa")
     status, _, err = run(capsys, "index")
     assert status == 2 and "UTF-8" in err
+
+
+def test_rag_index_out_on_a_folder_of_files_exits_2_and_changes_nothing(tmp_path):
+    """The installed command, as a user runs it: `rag index --out ~/Documents` must not delete anything."""
+    import shutil
+    import subprocess
+
+    rag = shutil.which("rag", path=str(__import__("pathlib").Path(sys.executable).parent))
+    folder = tmp_path / "Documents"
+    folder.mkdir()
+    (folder / "letter.txt").write_text("keep", encoding="utf-8")
+    done = subprocess.run([rag, "index", "--out", str(folder)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "holds no index" in done.stderr
+    assert [p.name for p in folder.iterdir()] == ["letter.txt"] and (folder / "letter.txt").read_text() == "keep"

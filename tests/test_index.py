@@ -3,7 +3,7 @@ import json
 import pytest
 
 from rag.errors import IndexMismatchError, IndexMissingError
-from rag.index import build_index, index_status, load_index
+from rag.index import build_index, current_version, index_status, load_index
 
 from conftest import KeywordEncoder
 
@@ -37,7 +37,7 @@ def test_index_of_a_changed_corpus_is_refused(small_settings):
 
 def test_truncated_index_file_is_refused(small_settings):
     build_index(small_settings, embedder=KeywordEncoder())
-    path = small_settings.index_dir / "chunks.faiss"
+    path = current_version(small_settings.index_dir) / "chunks.faiss"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(IndexMismatchError, match="damaged"):
         load_index(small_settings)
@@ -45,14 +45,14 @@ def test_truncated_index_file_is_refused(small_settings):
 
 def test_corrupt_manifest_is_refused(small_settings):
     build_index(small_settings, embedder=KeywordEncoder())
-    (small_settings.index_dir / "manifest.json").write_text("{not json", encoding="utf-8")
+    (current_version(small_settings.index_dir) / "manifest.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="damaged"):
         load_index(small_settings)
 
 
 def test_a_failed_build_leaves_the_good_index_in_place(small_settings):
     build_index(small_settings, embedder=KeywordEncoder())
-    before = (small_settings.index_dir / "manifest.json").read_bytes()
+    before = (current_version(small_settings.index_dir) / "manifest.json").read_bytes()
 
     class Broken(KeywordEncoder):
         def encode_passages(self, texts):
@@ -60,7 +60,104 @@ def test_a_failed_build_leaves_the_good_index_in_place(small_settings):
 
     with pytest.raises(RuntimeError):
         build_index(small_settings, embedder=Broken())
-    assert (small_settings.index_dir / "manifest.json").read_bytes() == before
+    assert (current_version(small_settings.index_dir) / "manifest.json").read_bytes() == before
     assert load_index(small_settings).chunks
-    leftovers = [p.name for p in small_settings.index_dir.parent.iterdir() if "building" in p.name or ".old-" in p.name]
-    assert leftovers == []
+    assert sorted(p.name for p in small_settings.index_dir.iterdir()) == ["CURRENT", current_version(small_settings.index_dir).name]
+
+
+def _tree(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_that_is_not_an_index_is_never_overwritten(small_settings):
+    from rag.errors import IndexTargetError
+
+    target = small_settings.index_dir
+    target.mkdir()
+    (target / "thesis.docx").write_bytes(b"two years of work")
+    (target / "notes").mkdir()
+    (target / "notes" / "a.txt").write_text("keep me", encoding="utf-8")
+    before = _tree(target)
+    with pytest.raises(IndexTargetError, match="holds no index"):
+        build_index(small_settings, embedder=KeywordEncoder())
+    assert _tree(target) == before
+
+
+def test_a_file_named_as_the_index_is_never_overwritten(small_settings):
+    from rag.errors import IndexTargetError
+
+    small_settings.index_dir.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(IndexTargetError, match="is a file"):
+        build_index(small_settings, embedder=KeywordEncoder())
+    assert small_settings.index_dir.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_the_corpus_folder_given_as_output_is_refused(small_settings):
+    from rag.errors import IndexTargetError
+
+    before = _tree(small_settings.corpus_dir)
+    with pytest.raises(IndexTargetError):
+        build_index(small_settings.replace(index_dir=small_settings.corpus_dir), embedder=KeywordEncoder())
+    assert _tree(small_settings.corpus_dir) == before
+
+
+def test_a_crash_at_the_switch_leaves_the_old_index_whole(small_settings, monkeypatch):
+    import os
+
+    build_index(small_settings, embedder=KeywordEncoder())
+    old = current_version(small_settings.index_dir)
+    real_replace = os.replace
+
+    def crash(src, dst):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        build_index(small_settings, embedder=KeywordEncoder())
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert current_version(small_settings.index_dir) == old
+    assert load_index(small_settings).chunks
+
+
+def test_a_crash_after_the_switch_leaves_the_new_index_whole(small_settings, monkeypatch):
+    import rag.index as index_module
+
+    build_index(small_settings, embedder=KeywordEncoder())
+    old = current_version(small_settings.index_dir)
+    monkeypatch.setattr(index_module, "_remove_retired", lambda *a, **k: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        build_index(small_settings, embedder=KeywordEncoder())
+    assert current_version(small_settings.index_dir) != old
+    assert load_index(small_settings).chunks
+    monkeypatch.undo()
+    build_index(small_settings, embedder=KeywordEncoder())   # the next build cleans what the crash left
+    assert len([p for p in small_settings.index_dir.iterdir() if p.name.startswith("v-")]) == 1
+
+
+def test_an_index_of_the_first_format_is_upgraded_without_touching_other_files(small_settings):
+    build_index(small_settings, embedder=KeywordEncoder())
+    version = current_version(small_settings.index_dir)
+    for path in version.iterdir():   # the first format: files directly in the folder
+        path.rename(small_settings.index_dir / path.name)
+    version.rmdir()
+    (small_settings.index_dir / "CURRENT").unlink()
+    (small_settings.index_dir / "README.txt").write_text("mine", encoding="utf-8")
+    assert load_index(small_settings).chunks          # still readable
+    build_index(small_settings, embedder=KeywordEncoder())
+    names = sorted(p.name for p in small_settings.index_dir.iterdir())
+    assert names == ["CURRENT", "README.txt", current_version(small_settings.index_dir).name]
+
+
+def test_non_finite_vectors_are_refused(small_settings):
+    import numpy as np
+    from rag.errors import IndexBuildError
+
+    class NaNs(KeywordEncoder):
+        def encode_passages(self, texts):
+            vectors = super().encode_passages(texts)
+            vectors[0, 0] = np.nan
+            return vectors
+
+    with pytest.raises(IndexBuildError, match="non-finite"):
+        build_index(small_settings, embedder=NaNs())
+    assert index_status(small_settings) == "missing"

@@ -37,3 +37,11 @@ class DatasetError(RagError):
 
 class MissingDependencyError(RagError, ImportError):
     """An optional dependency is not installed; the message names the package to install."""
+
+
+class IndexTargetError(RagError):
+    """The folder named for the index holds something else: it is never overwritten."""
+
+
+class IndexBuildError(RagError):
+    """The build produced something unusable (non-finite vectors): the old index stays."""

@@ -1,13 +1,16 @@
 """Stage 4: chunk and sentence vectors in FAISS, with a manifest, written atomically.
 
-Layout of an index folder:
-- `chunks.faiss`: one vector a chunk (inner product on unit vectors = cosine);
-- `sentences.faiss`: one vector a sentence of a chunk, for sentence-level matching and answer extraction;
-- `manifest.json`: format, embedder, dimension, corpus fingerprint, build time, file checksums, the chunk
+Layout of an index folder (`index/`):
+- `CURRENT`: one line naming the complete version in use, e.g. `v-20261127T170312-4f1a`;
+- `v-…/chunks.faiss`: one vector a chunk (inner product on unit vectors = cosine);
+- `v-…/sentences.faiss`: one vector a sentence of a chunk, for sentence-level matching and answer extraction;
+- `v-…/manifest.json`: format, embedder, dimension, corpus fingerprint, build time, file checksums, the chunk
   table and the sentence table (citations are look-ups into it).
 
-A build is written to a sibling temporary folder and swapped in only when complete, so an interrupted
-or failed build never replaces a good index.
+A build writes a new version folder beside the current one and then switches `CURRENT` with a single
+rename: a crash at any instant leaves the old index or the new one, never none. Only a folder that is
+empty or already holds this project's index is ever written to; anything else is refused, and only the
+version folders this program wrote are deleted.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ import numpy as np
 from .chunking import Chunk, chunk_documents, split_sentences
 from .corpus import corpus_fingerprint, load_corpus
 from .embedding import Embedder, make_embedder
-from .errors import IndexMismatchError, IndexMissingError
+from .errors import IndexBuildError, IndexMismatchError, IndexMissingError, IndexTargetError
 from .settings import Settings
 
 FORMAT_VERSION = 1
+POINTER = "CURRENT"
+VERSION_PREFIX = "v-"
 MANIFEST = "manifest.json"
 CHUNK_VECTORS = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
@@ -70,6 +75,7 @@ class BuildSummary:
 
 def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False) -> BuildSummary:
     started = time.perf_counter()
+    check_index_target(settings.index_dir)   # before minutes of embedding, not after
     fingerprint = corpus_fingerprint(settings.corpus_dir)
     documents = load_corpus(settings.corpus_dir)
     chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
@@ -113,13 +119,60 @@ def _encode_with_progress(embedder: Embedder, texts: list[str], what: str, progr
     return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
 
-def write_index(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> None:
-    """Write everything into a temporary sibling folder, then swap it in place of `index_dir`."""
+def check_index_target(index_dir: Path) -> None:
+    """Refuse to write an index where something else lives: `rag index --out ~/Documents` must not touch it."""
+    index_dir = Path(index_dir)
+    if not index_dir.exists() and not index_dir.is_symlink():
+        return
+    if not index_dir.is_dir():
+        raise IndexTargetError(f"{index_dir} is a file, not an index folder: choose another --out (nothing was changed)")
+    if (index_dir / POINTER).is_file():
+        return
+    if not any(index_dir.iterdir()):
+        return
+    if _is_legacy_index(index_dir):
+        return
+    raise IndexTargetError(f"{index_dir} is not empty and holds no index of this program: choose an empty or new "
+                           f"folder for --out (nothing was changed)")
+
+
+def _is_legacy_index(index_dir: Path) -> bool:
+    """An index of the first format, files directly in the folder: upgraded in place, its own files only."""
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "corpus_fingerprint" in manifest and "chunks" in manifest
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The folder holding the index in use, or None. A pointer naming anything but a version folder of
+    this index is treated as damage, never followed."""
+    index_dir = Path(index_dir)
+    try:
+        name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return index_dir if _is_legacy_index(index_dir) else None
+    except (OSError, UnicodeDecodeError):
+        raise IndexMismatchError(f"the index pointer {index_dir / POINTER} is unreadable: rebuild it with "
+                                 f"`rag index --out {index_dir}`") from None
+    if not name.startswith(VERSION_PREFIX) or "/" in name or "\\" in name or name in (".", ".."):
+        raise IndexMismatchError(f"the index pointer {index_dir / POINTER} is damaged: rebuild it with `rag index --out {index_dir}`")
+    return index_dir / name
+
+
+def write_index(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> Path:
+    """Write a new version folder inside `index_dir`, then point `CURRENT` at it with one atomic rename."""
     import faiss
 
     index_dir = Path(index_dir)
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
+    check_index_target(index_dir)
+    for name, vectors in (("chunk", chunk_vectors), ("sentence", sentence_vectors)):
+        if not np.isfinite(vectors).all():
+            raise IndexBuildError(f"the embedder returned non-finite {name} vectors: the index was not written")
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    staging = Path(tempfile.mkdtemp(prefix=f"{VERSION_PREFIX}{stamp}-", dir=index_dir))
     try:
         checksums = {}
         for name, vectors in ((CHUNK_VECTORS, chunk_vectors), (SENTENCE_VECTORS, sentence_vectors)):
@@ -127,18 +180,44 @@ def write_index(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np
             flat.add(vectors)
             faiss.write_index(flat, str(staging / name))
             checksums[name] = _sha256(staging / name)
-        manifest = dict(manifest, checksums=checksums)
+        manifest = dict(manifest, checksums=checksums, version=staging.name)
         (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         for path in staging.iterdir():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-        retired = index_dir.parent / f".{index_dir.name}.old-{os.getpid()}"
-        if index_dir.exists():
-            os.replace(index_dir, retired)
-        os.replace(staging, index_dir)
-        shutil.rmtree(retired, ignore_errors=True)
-    finally:
+            _fsync(path)
+        _fsync(staging)
+        pointer = index_dir / f".{POINTER}.{os.getpid()}.tmp"
+        pointer.write_text(staging.name + "\n", encoding="utf-8")
+        _fsync(pointer)
+        os.replace(pointer, index_dir / POINTER)   # the one step that switches versions
+        _fsync(index_dir)
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove_retired(index_dir, keep=staging.name)
+    return staging
+
+
+def _remove_retired(index_dir: Path, keep: str) -> None:
+    """Delete what earlier builds of this program wrote: other version folders, stray pointer files and the
+    first format's three files. Nothing else in the folder is touched."""
+    for path in index_dir.iterdir():
+        if path.name == keep:
+            continue
+        if path.is_dir() and path.name.startswith(VERSION_PREFIX) and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+    if (index_dir / MANIFEST).is_file():   # first-format files, superseded by the version folder
+        for name in (MANIFEST, CHUNK_VECTORS, SENTENCE_VECTORS):
+            (index_dir / name).unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_index(settings: Settings, check_corpus: bool = True) -> Index:
@@ -146,7 +225,10 @@ def load_index(settings: Settings, check_corpus: bool = True) -> Index:
     import faiss
 
     index_dir = Path(settings.index_dir)
-    manifest_path = index_dir / MANIFEST
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexMissingError(f"no index in {index_dir}: run `rag index --out {index_dir}` first")
+    manifest_path = version / MANIFEST
     if not manifest_path.exists():
         raise IndexMissingError(f"no index in {index_dir}: run `rag index --out {index_dir}` first")
     try:
@@ -157,7 +239,7 @@ def load_index(settings: Settings, check_corpus: bool = True) -> Index:
     check_manifest(manifest, settings, index_dir, check_corpus)
     vectors = {}
     for name in (CHUNK_VECTORS, SENTENCE_VECTORS):
-        path = index_dir / name
+        path = version / name
         if not path.exists() or _sha256(path) != manifest.get("checksums", {}).get(name):
             raise IndexMismatchError(f"the index file {path} is missing or damaged: rebuild it with `rag index --out {index_dir}`")
         try:
@@ -195,10 +277,13 @@ def check_manifest(manifest: dict, settings: Settings, index_dir: Path, check_co
 def index_status(settings: Settings) -> str:
     """'ok', 'missing' or 'stale': what `rag serve` checks before deciding to rebuild."""
     try:
-        manifest = json.loads((Path(settings.index_dir) / MANIFEST).read_text(encoding="utf-8"))
+        version = current_version(settings.index_dir)
+        if version is None:
+            return "missing"
+        manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
         check_manifest(manifest, settings, settings.index_dir)
     except FileNotFoundError:
-        return "missing"
+        return "stale"
     except (OSError, ValueError, IndexMismatchError):
         return "stale"
     return "ok"
