@@ -55,6 +55,8 @@ def test_a_failed_build_leaves_the_good_index_in_place(small_settings):
     before = (current_version(small_settings.index_dir) / "manifest.json").read_bytes()
 
     class Broken(KeywordEncoder):
+        name = "broken-test"   # not in the vector cache: it must really encode
+
         def encode_passages(self, texts):
             raise RuntimeError("out of memory halfway")
 
@@ -62,7 +64,7 @@ def test_a_failed_build_leaves_the_good_index_in_place(small_settings):
         build_index(small_settings, embedder=Broken())
     assert (current_version(small_settings.index_dir) / "manifest.json").read_bytes() == before
     assert load_index(small_settings).chunks
-    assert sorted(p.name for p in small_settings.index_dir.iterdir()) == ["CURRENT", current_version(small_settings.index_dir).name]
+    assert sorted(p.name for p in small_settings.index_dir.iterdir()) == ["CURRENT", "cache", current_version(small_settings.index_dir).name]
 
 
 def _tree(folder):
@@ -145,7 +147,7 @@ def test_an_index_of_the_first_format_is_upgraded_without_touching_other_files(s
     assert load_index(small_settings).chunks          # still readable
     build_index(small_settings, embedder=KeywordEncoder())
     names = sorted(p.name for p in small_settings.index_dir.iterdir())
-    assert names == ["CURRENT", "README.txt", current_version(small_settings.index_dir).name]
+    assert names == ["CURRENT", "README.txt", "cache", current_version(small_settings.index_dir).name]
 
 
 def test_non_finite_vectors_are_refused(small_settings):
@@ -153,6 +155,8 @@ def test_non_finite_vectors_are_refused(small_settings):
     from rag.errors import IndexBuildError
 
     class NaNs(KeywordEncoder):
+        name = "nan-test"
+
         def encode_passages(self, texts):
             vectors = super().encode_passages(texts)
             vectors[0, 0] = np.nan
@@ -161,3 +165,23 @@ def test_non_finite_vectors_are_refused(small_settings):
     with pytest.raises(IndexBuildError, match="non-finite"):
         build_index(small_settings, embedder=NaNs())
     assert index_status(small_settings) == "missing"
+
+
+def test_an_unchanged_corpus_is_not_embedded_again_and_a_changed_file_only_its_own(small_settings):
+    calls = []
+
+    class Counting(KeywordEncoder):
+        def encode_passages(self, texts):
+            calls.extend(texts)
+            return super().encode_passages(texts)
+
+    first = build_index(small_settings, embedder=Counting())
+    assert first.embedded == first.passages > 0
+    again = build_index(small_settings, embedder=Counting())
+    assert again.embedded == 0 and "0 of" in again.line()
+    calls.clear()
+    (small_settings.corpus_dir / "lille.txt").write_text(
+        "The University of Lille opened an office in Belo Horizonte in Brazil in 2020.\n", encoding="utf-8")
+    changed = build_index(small_settings, embedder=Counting())
+    assert 0 < changed.embedded <= 3 and all("2020" in text or "Lille" in text for text in calls)
+    assert load_index(small_settings).chunks

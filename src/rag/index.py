@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -29,7 +30,7 @@ import numpy as np
 
 from .chunking import Chunk, chunk_documents, split_sentences
 from .corpus import corpus_fingerprint, load_corpus
-from .embedding import Embedder, make_embedder
+from .embedding import Embedder, make_embedder, members
 from .errors import IndexBuildError, IndexMismatchError, IndexMissingError, IndexTargetError
 from .settings import Settings
 
@@ -37,6 +38,8 @@ FORMAT_VERSION = 1
 POINTER = "CURRENT"
 VERSION_PREFIX = "v-"
 MANIFEST = "manifest.json"
+CACHE = "cache"
+EMBED_BATCH = 64   # e5 runs about ten times slower one passage at a time than in batches
 CHUNK_VECTORS = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 
@@ -67,10 +70,13 @@ class BuildSummary:
     sentences: int
     dimension: int
     seconds: float
+    embedded: int = 0      # passage vectors computed (the others came from the cache)
+    passages: int = 0      # passage vectors needed, over every model
 
     def line(self) -> str:
         return (f"indexed {self.documents} documents: {self.chunks} chunks, {self.sentences} sentences, "
-                f"{self.dimension} dimensions, {self.seconds:.1f} s")
+                f"{self.dimension} dimensions, {self.embedded} of {self.passages} passage vectors embedded "
+                f"(the rest cached), {self.seconds:.1f} s")
 
 
 def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False) -> BuildSummary:
@@ -86,11 +92,18 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             sentences.append(sentence)
             owners.append(position)
     embedder = embedder or make_embedder(settings)
-    chunk_vectors = _encode_with_progress(embedder, [c.embedding_text() for c in chunks], "chunks", progress)
-    sentence_vectors = _encode_with_progress(embedder, sentences, "sentences", progress)
+    caches = [VectorCache(Path(settings.index_dir) / CACHE, model) for model in members(embedder)]
+    chunk_parts = [cache.encode([c.embedding_text() for c in chunks], "chunks", progress) for cache in caches]
+    sentence_parts = [cache.encode(sentences, "sentences", progress) for cache in caches]
+    combine = getattr(embedder, "combine", lambda parts: parts[0])
+    chunk_vectors, sentence_vectors = combine(chunk_parts), combine(sentence_parts)
     manifest = {
         "format": FORMAT_VERSION,
         "embedder": embedder.name,
+        "models": [{"name": m.name, "dimension": int(part.shape[1]),
+                    "query_prefix": getattr(m, "query_prefix", settings.query_prefix),
+                    "passage_prefix": getattr(m, "passage_prefix", settings.passage_prefix)}
+                   for m, part in zip(members(embedder), chunk_parts)],
         "query_prefix": settings.query_prefix,
         "passage_prefix": settings.passage_prefix,
         "dimension": int(chunk_vectors.shape[1]),
@@ -103,20 +116,57 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         "sentences": [[int(o), s] for o, s in zip(owners, sentences)],
     }
     write_index(settings.index_dir, chunk_vectors, sentence_vectors, manifest)
+    for cache in caches:
+        cache.save()
     return BuildSummary(len(documents), len(chunks), len(sentences), int(chunk_vectors.shape[1]),
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, embedded=sum(c.embedded for c in caches),
+                        passages=len(caches) * (len(chunks) + len(sentences)))
 
 
-def _encode_with_progress(embedder: Embedder, texts: list[str], what: str, progress: bool) -> np.ndarray:
-    from tqdm import tqdm
+class VectorCache:
+    """Passage vectors of one model by content hash (`index/cache/<model>.npz`), so that rebuilding an unchanged
+    corpus embeds nothing and a changed document re-embeds only its own passages. Saved holding only what
+    the last build used, so it never grows past one corpus."""
 
-    batch = 64
-    parts = []
-    with tqdm(total=len(texts), desc=f"embedding {what}", unit=what[:-1], disable=not progress, leave=False) as bar:
-        for start in range(0, len(texts), batch):
-            parts.append(embedder.encode_passages(texts[start:start + batch]))
-            bar.update(len(texts[start:start + batch]))
-    return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+    def __init__(self, folder: Path, model) -> None:
+        self.model = model
+        self.path = Path(folder) / (re.sub(r"[^A-Za-z0-9._-]+", "_", model.name) + ".npz")
+        self.vectors: dict[bytes, np.ndarray] = {}
+        self.used: set[bytes] = set()
+        self.embedded = 0
+        try:
+            with np.load(self.path) as data:
+                self.vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
+        except (OSError, ValueError, KeyError):
+            pass   # no cache yet, or an unreadable one: everything is embedded again
+
+    def key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.model.name}\x00{getattr(self.model, 'passage_prefix', '')}\x00{text}".encode()).hexdigest().encode()
+
+    def encode(self, texts: list[str], what: str, progress: bool) -> np.ndarray:
+        from tqdm import tqdm
+
+        keys = [self.key(t) for t in texts]
+        self.used.update(keys)
+        missing = list(dict.fromkeys(k_t for k_t in zip(keys, texts) if k_t[0] not in self.vectors))
+        with tqdm(total=len(missing), desc=f"{self.model.name}: {what}", unit=what[:-1], disable=not progress,
+                  leave=False) as bar:
+            for start in range(0, len(missing), EMBED_BATCH):
+                batch = missing[start:start + EMBED_BATCH]
+                vectors = self.model.encode_passages([t for _, t in batch])
+                for (k, _), v in zip(batch, vectors):
+                    self.vectors[k] = v
+                bar.update(len(batch))
+        self.embedded += len(missing)
+        return np.ascontiguousarray(np.vstack([self.vectors[k] for k in keys]), dtype=np.float32)
+
+    def save(self) -> None:
+        keys = sorted(self.used)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(staging, "wb") as handle:
+            np.savez(handle, keys=np.array(keys, dtype="S64"), vectors=np.vstack([self.vectors[k] for k in keys]))
+        os.replace(staging, self.path)
 
 
 def check_index_target(index_dir: Path) -> None:
@@ -128,12 +178,17 @@ def check_index_target(index_dir: Path) -> None:
         raise IndexTargetError(f"{index_dir} is a file, not an index folder: choose another --out (nothing was changed)")
     if (index_dir / POINTER).is_file():
         return
-    if not any(index_dir.iterdir()):
-        return
+    if all(_is_ours(path) for path in index_dir.iterdir()):
+        return   # empty, or only what an interrupted build of ours left (the cache, a version folder)
     if _is_legacy_index(index_dir):
         return
     raise IndexTargetError(f"{index_dir} is not empty and holds no index of this program: choose an empty or new "
                            f"folder for --out (nothing was changed)")
+
+
+def _is_ours(path: Path) -> bool:
+    return (path.name == CACHE and path.is_dir()) or (path.name.startswith(VERSION_PREFIX) and path.is_dir()) or \
+        (path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"))
 
 
 def _is_legacy_index(index_dir: Path) -> bool:
