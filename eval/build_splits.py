@@ -1,0 +1,56 @@
+"""Merge the session-4 question sets (eval/sources/, written by people who saw the texts but not the code)
+into the evaluation set, with four splits that stay fixed:
+
+- train: the fitted models learn from it (the 105 former dev questions, and 35% of the new ones);
+- dev: thresholds and every choice of method are made on it (30% of the new ones);
+- test: reported only (the 101 former test questions, and 15% of the new ones);
+- blind: never used to choose anything (eval/blind_check.jsonl: the 30 former blind questions, 20% of the new ones).
+
+A new question's split comes from a hash of its id, so re-running this script changes nothing.
+Usage: python eval/build_splits.py   (idempotent; rewrites eval/qa.jsonl and eval/blind_check.jsonl)
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCES = ["student_answerable.jsonl", "student_out_of_scope.jsonl", "student_conversations.jsonl"]
+SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
+
+
+def split_of(item_id: str) -> str:
+    x = int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) / 16 ** 8
+    total = 0.0
+    for name, share in SHARES:
+        total += share
+        if x < total:
+            return name
+    return SHARES[-1][0]
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def main() -> None:
+    qa = [r for r in read(HERE / "qa.jsonl") if not r["id"].startswith("s2")]
+    blind = [r for r in read(HERE / "blind_check.jsonl") if not r["id"].startswith("s2")]
+    for r in qa:
+        r["split"] = {"dev": "train"}.get(r["split"], r["split"])
+    for r in blind:
+        r["split"] = "blind"
+    for name in SOURCES:
+        for r in read(HERE / "sources" / name):
+            r["split"] = split_of(r["id"])
+            (blind if r["split"] == "blind" else qa).append(r)
+    for path, rows in ((HERE / "qa.jsonl", qa), (HERE / "blind_check.jsonl", blind)):
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    counts = {}
+    for r in qa + blind:
+        counts[r["split"]] = counts.get(r["split"], 0) + 1
+    print(counts)
+
+
+if __name__ == "__main__":
+    main()
