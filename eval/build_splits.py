@@ -1,4 +1,5 @@
-"""Merge the session-4 question sets (eval/sources/, written by people who saw the texts but not the code)
+"""Merge the session-4 question sets (eval/sources/, two rounds written by people who saw the texts but not
+the code)
 into the evaluation set, with four splits that stay fixed:
 
 - train: the fitted models learn from it (the 105 former dev questions, and 35% of the new ones);
@@ -15,7 +16,8 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["student_answerable.jsonl", "student_out_of_scope.jsonl", "student_conversations.jsonl"]
+SOURCES = ["student_answerable.jsonl", "student_out_of_scope.jsonl", "student_conversations.jsonl",
+           "student_answerable_2.jsonl", "student_out_of_scope_2.jsonl", "student_conversations_2.jsonl"]
 SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
 
 
