@@ -1,13 +1,15 @@
-"""Stage 6: hits to a short, grounded answer with numbered citations, or an honest abstention.
+"""Stage 7: hits to a short, grounded answer with numbered citations, or an honest abstention.
 
-The answer is extractive: for each cited passage, the sentence of it that best matches the question,
-followed by its [n] marker. Nothing is written that the passages do not say. When the confidence (see
-Assistant.ask: dense similarity plus lexical evidence) is below the calibrated threshold, the assistant
-abstains and names the office to ask.
+The answer is extractive and leads with the line that answers: of the best passages' sentences (and
+label/value pairs such as "Code ERASMUS : 999884537"), the one a fitted model (fitted.py, "sentence")
+rates likeliest to hold the fact asked, the fact itself in bold, then at most two supporting quotes from
+other passages, each with its [n] marker. Nothing is written that the passages do not say. When the
+confidence (confidence.py) is below the threshold, the assistant abstains and names the office to ask.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,11 +57,12 @@ class Citation:
     chunk_id: str = ""
     section: str = ""
     highlight: str = ""   # the sentence of `text` quoted in the answer
+    language: str = ""    # the passage's own language (a quote is marked with it, for browser translation)
 
     def to_dict(self) -> dict:
         return {"n": self.n, "source": self.source, "title": self.title, "institution": self.institution,
                 "url": self.url, "text": self.text, "score": round(self.score, 4), "chunk_id": self.chunk_id,
-                "section": self.section, "highlight": self.highlight}
+                "section": self.section, "highlight": self.highlight, "language": self.language}
 
 
 @dataclass
@@ -73,37 +76,159 @@ class Answer:
     id: str | None = None
     confidence: float = 0.0
     retrieved: list[Hit] = field(default_factory=list)   # the ranked candidates, for evaluation and review
+    follow_up: bool = False      # read together with the conversation's previous question
+    small_talk: bool = False     # a pleasantry, answered without passages
 
     def to_dict(self) -> dict:
         data = {"question": self.question, "language": self.language, "answer": self.answer,
                 "abstained": self.abstained, "citations": [c.to_dict() for c in self.citations],
-                "confidence": round(self.confidence, 4),
+                "confidence": round(self.confidence, 4), "follow_up": self.follow_up, "small_talk": self.small_talk,
+                "quotes": [{"n": c.n, "text": c.highlight, "language": c.language} for c in self.citations],
                 "candidates": [{"chunk_id": h.chunk.id, "source": h.chunk.source, "title": h.chunk.title,
                                 "score": round(h.score, 4)} for h in self.retrieved],
                 "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}}
         return {"id": self.id, **data} if self.id is not None else data
 
 
+# Sentences of this many best passages compete to lead the answer.
+LEAD_PASSAGES = 3
+# At most this many supporting quotes follow the lead (the contract allows 5 citations; a student reads two).
+MAX_SUPPORT = 2
+# A supporting passage must be at least this likely to answer, by the fitted ranker (see README figures).
+MIN_SUPPORT_PROBABILITY = 0.5
+SENTENCE_GROUPS = ("cosine", "overlap", "kind", "shape", "passage")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quotable piece of a passage: one sentence, or a label and the value under it."""
+
+    hit_rank: int
+    first: int          # rows of Index.sentences
+    last: int
+    text: str
+
+
 def compose_answer(question: str, language: str, hits: list[Hit], index: Index, query_vector: np.ndarray,
                    top_k: int, threshold: float, confidence: float, context: str,
-                   sentence_tokens: Sequence[frozenset[str]]) -> Answer:
-    """Below `threshold`, `confidence` (Assistant.confidence) makes the answer an abstention. `context` is
-    the question with the conversation's previous one ("How much is the grant? And for Mermoz?"): what
-    the quoted sentences should match. `sentence_tokens`: each indexed sentence's words."""
+                   sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None) -> Answer:
+    """Below `threshold`, `confidence` makes the answer an abstention. `context` is the question with the
+    conversation's previous one when it is a follow-up: what the quoted sentences should match."""
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits)
-    chosen = [h for h in hits[:top_k] if h.score >= hits[0].score - MAX_SCORE_GAP]
-    question_tokens = set(expand_query(context))
+    units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals)
+    if sentence_model is not None and units:
+        scores = sentence_model.decision(features, names)
+    else:   # no fitted model: the closest sentence, real sentences before headings
+        scores = features[:, names.index("cosine.combined")] - 0.3 * features[:, names.index("shape.heading")]
+    order = np.argsort(-scores, kind="stable")
+    lead = units[int(order[0])] if units else None
+    lead_hit = hits[lead.hit_rank] if lead else hits[0]
+    chosen = [lead_hit]
+    for hit in hits[:top_k]:
+        if len(chosen) > MAX_SUPPORT or len(chosen) >= top_k:
+            break
+        if hit is not lead_hit and _probability(hit.score) >= MIN_SUPPORT_PROBABILITY:
+            chosen.append(hit)
     wanted = answer_types(context)
     lines, citations = [], []
     for n, hit in enumerate(chosen, start=1):
-        sentence = best_sentence(hit, index, query_vector, question_tokens, wanted, pairs=n == 1,
-                                 sentence_tokens=sentence_tokens)
-        lines.append(f"- {sentence} [{n}]")
-        citations.append(_citation(n, hit, sentence))
-    text = message(language, "intro") + "\n\n" + "\n".join(lines)
+        if hit is lead_hit and lead is not None:
+            quote = lead.text
+        else:
+            rank = hits.index(hit)
+            own = [i for i, u in enumerate(units) if u.hit_rank == rank]
+            quote = units[max(own, key=lambda i: scores[i])].text if own else index.sentences[hit.sentence]
+        citations.append(_citation(n, hit, quote))
+        shown = " ".join(quote.split())
+        lines.append(f"{emphasise(shown, wanted)} [{n}]" if n == 1 else f"- {shown} [{n}]")
+    text = lines[0]
+    if len(lines) > 1:
+        text += "\n\n" + message(language, "also") + "\n" + "\n".join(lines[1:])
     return Answer(question=question, language=language, answer=text, abstained=False, citations=citations,
                   confidence=confidence, retrieved=hits)
+
+
+def _probability(log_odds: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, log_odds))))
+
+
+def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
+                        sentence_tokens: Sequence[frozenset[str]], signals=None,
+                        drop: frozenset[str] = frozenset()) -> tuple[list[Unit], np.ndarray, list[str]]:
+    """Every quotable unit of the best passages with the signals the sentence model weighs: its cosine with
+    the question (and the gap to the best unit), the question's words it holds, whether it holds the kind of
+    fact asked, its shape (a heading, a label/value pair, its length) and how its passage ranked."""
+    question_tokens = set(expand_query(context))
+    wanted = answer_types(context)
+    sims = signals.sentence_sims if signals is not None else index.sentence_vectors @ query_vector
+    units, rows = [], []
+    for rank, hit in enumerate(hits[:LEAD_PASSAGES]):
+        own = index.chunk_sentences[hit.position]
+        sentences = [index.sentences[row] for row in own]
+        headings = [is_heading_like(s, hit.chunk.title) for s in sentences]
+        spans = [(i, i) for i in range(len(own))]
+        # a label and its value ("Critères … Mermoz:" / "Être boursier …"): quoted together, matched on the value
+        spans += [(i, i + 1) for i in range(len(own) - 1) if headings[i] and not headings[i + 1]]
+        for first, last in spans:
+            rows_ = own[first:last + 1]
+            text = sentences[first] if first == last else (
+                _span(hit.chunk.text, sentences[first], sentences[last]) or "\n".join(sentences[first:last + 1]))
+            words = frozenset().union(*(sentence_tokens[r] for r in rows_))
+            units.append(Unit(rank, int(rows_[0]), int(rows_[-1]), text))
+            row = {"cosine.combined": float(sims[rows_[-1]])}
+            if signals is not None:
+                for model, parts in signals.per_model.items():
+                    row[f"cosine.{model}"] = float(parts["sentence_all"][rows_[-1]])
+            rows.append({
+                **row,
+                "overlap.question": len(question_tokens & words) / max(1, len(question_tokens)),
+                "kind.holds": float(sum(1 for kind in wanted if ANSWER_TYPES[kind][1].search(text))),
+                "kind.asked_missing": float(bool(wanted) and not any(ANSWER_TYPES[k][1].search(text) for k in wanted)),
+                "shape.heading": float(all(headings[first:last + 1])),
+                "shape.pair": float(last > first),
+                "shape.length": math.log1p(len(text)),
+                "passage.gap": hit.score - hits[0].score,
+                "passage.rank": float(rank),
+            })
+    if not rows:
+        return [], np.zeros((0, 0)), []
+    for name in [n for n in rows[0] if n.startswith("cosine.")]:
+        values = np.array([r[name] for r in rows])
+        spread = float(values.std()) or 1.0
+        for r, v in zip(rows, values):
+            r[name + "_gap"] = float(v - values.max())
+            r[name + "_z"] = float((v - values.mean()) / spread)
+    names = [n for n in rows[0] if n.split(".")[0] not in drop]
+    return units, np.array([[r[n] for n in names] for r in rows], dtype=np.float64), names
+
+
+_FACTS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|www\.\S+")
+
+
+def emphasise(text: str, wanted: frozenset[str]) -> str:
+    """The fact in bold: the amount, date, hours or address the question asks for, and any e-mail or link.
+    'Le montant est de 400€ par mois.' -> 'Le montant est de **400€** par mois.'"""
+    spans = [m.span() for m in _FACTS.finditer(text)]
+    for kind in wanted:
+        spans += [m.span() for m in ANSWER_TYPES[kind][1].finditer(text) if m.group(0).strip()]
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        while end > start and text[end - 1] in " .,;":
+            end -= 1
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        elif end > start:
+            merged.append([start, end])
+    for start, end in reversed(merged):
+        text = f"{text[:start]}**{text[start:end].strip()}**{text[end:]}"
+    return text
+
+
+def small_talk_reply(question: str, language: str) -> Answer:
+    """'thanks!' -> a short reply in the asker's language, no passage."""
+    return Answer(question=question, language=language, answer=message(language, "small_talk"), abstained=False,
+                  citations=[], confidence=1.0, small_talk=True)
 
 
 def abstain(question: str, language: str, confidence: float, hits: list[Hit]) -> Answer:
@@ -113,47 +238,6 @@ def abstain(question: str, language: str, confidence: float, hits: list[Hit]) ->
     text = message(language, "abstain") + " " + message(language, "contact", office=office)
     return Answer(question=question, language=language, answer=text, abstained=True, citations=[],
                   confidence=confidence, retrieved=hits)
-
-
-def best_sentence(hit: Hit, index: Index, query_vector: np.ndarray, question_tokens: set[str],
-                  wanted: frozenset[str], pairs: bool, sentence_tokens: Sequence[frozenset[str]]) -> str:
-    """The sentence of the hit's passage closest to the question, preferring real sentences to headings
-    and sentences holding the kind of fact asked for (an amount, an address, a date). With `pairs`, two
-    consecutive lines may be quoted together: a label and its value ("Critères d'attribution de l'aide…:" /
-    "Être boursier sur critères sociaux."), a sentence and the one completing it ("…the Campus France
-    label." / "In 2020, it was awarded 2*…"); a heading is never quoted alone. Dev quoted_answer_accuracy:
-    0.654 -> 0.679 (labelled facts are not headings) -> 0.753 (pairs for the first citation; 0.778 for
-    every citation, at twice the length) -> 0.790 (a leading heading does not count in the similarity)
-    -> 0.815 (no bare headings)."""
-    own = index.chunk_sentences[hit.position]
-    if own.size == 0:
-        return hit.chunk.text
-    vectors = index.sentence_vectors[own]
-    sentences = [index.sentences[row] for row in own]
-    words = [sentence_tokens[row] for row in own]  # computed once at load (Retriever.sentence_tokens)
-    headings = [is_heading_like(s, hit.chunk.title) for s in sentences]
-    units = [(i, i) for i in range(len(sentences))]
-    if pairs:  # a pair never ends on a heading: that would introduce what is not quoted
-        units += [(i, i + 1) for i in range(len(sentences) - 1) if not headings[i + 1]]
-    best, best_score = (0, 0), -np.inf
-    for first, last in units:
-        # A heading leading a pair gives the reader context, not the match: "Critères … Mermoz:" is close
-        # to any Mermoz question, whatever the line under it says.
-        start = first + 1 if last > first and headings[first] else first
-        vector = vectors[start:last + 1].sum(axis=0)
-        similarity = float(vector @ query_vector / (np.linalg.norm(vector) or 1.0))
-        text = " ".join(sentences[first:last + 1])
-        overlap = len(question_tokens & (words[first] | words[last])) / max(1, len(question_tokens))
-        score = similarity + 0.2 * overlap - (0.3 if all(headings[first:last + 1]) else 0.0)
-        score += ANSWER_TYPE_BONUS * sum(1 for kind in wanted if ANSWER_TYPES[kind][1].search(text))
-        if score > best_score:
-            best, best_score = (first, last), score
-    first, last = best
-    if first == last and headings[first] and first + 1 < len(sentences) and not headings[first + 1]:
-        last = first + 1  # a heading is never quoted alone: with the line it introduces, it answers
-    if first == last:
-        return sentences[first]
-    return _span(hit.chunk.text, sentences[first], sentences[last]) or "\n".join(sentences[first:last + 1])
 
 
 def _span(text: str, first: str, last: str) -> str | None:
@@ -181,4 +265,5 @@ def is_heading_like(sentence: str, title: str = "") -> bool:
 def _citation(n: int, hit: Hit, sentence: str) -> Citation:
     chunk: Chunk = hit.chunk
     return Citation(n=n, source=chunk.source, title=chunk.title, institution=chunk.institution, url=chunk.url,
-                    text=chunk.text, score=hit.score, chunk_id=chunk.id, section=chunk.section, highlight=sentence)
+                    text=chunk.text, score=hit.score, chunk_id=chunk.id, section=chunk.section, highlight=sentence,
+                    language=chunk.language)

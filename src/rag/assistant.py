@@ -3,42 +3,36 @@ and the evaluation alike, so what is evaluated is what students get."""
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .answer import Answer, compose_answer
+from .answer import Answer, compose_answer, small_talk_reply
+from .conversation import SmallTalk, follow_up_signals
 from .embedding import Embedder, make_embedder
 from .errors import InvalidQuestionError, InvalidSettingError
 from .index import Index, load_index
 from .language import detect_language
-from .retrieval import Hit, RetrievalOptions, Retriever, named_institutions
+from .confidence import question_signals
+from .fitted import Fitted
+from .retrieval import Hit, RetrievalOptions, Retriever, Signals
 
-# Languages whose capitalised words are names (not German nouns) and whose names the corpus would spell
-# alike (French and English texts): only there is an unknown name evidence that the texts do not answer.
-NAME_CHECK_LANGUAGES = ("en", "fr")
-UNKNOWN_NAME_PENALTY = 0.15
-# The mirror image: a name of the question that only one or two passages use, the best one among them
-# ("What does PAEH stand for?"). The embedding knows nothing of such acronyms and rates the passage low.
-# Dev: answer accuracy 0.963 -> 0.975, false abstentions 0.025 -> 0.012, abstention unchanged
-# (passages using the name: at most 1 / 2 / 3, bonus 0.1 / 0.15 compared; 2 and 0.1 kept, the smallest of the ties).
-RARE_NAME_BONUS = 0.1
-# Confidence = the best passage's dense similarity + this weight x log(1 + its raw BM25 score). The
-# multilingual embedding rates "Wie ist das Wetter in Valenciennes?" about as close to the texts as many
-# real questions; what separates them is that a passage that answers also shares the question's words
-# (through the glossary, across languages). Chosen on the dev split: abstention AUC 0.877 -> 0.974.
-LEXICAL_EVIDENCE_WEIGHT = 0.15
-# A question naming one university ("the president of the University of Lille") whose best passage is
-# another's (UPHF's governance page) is about something the texts do not say. Dev: +1 abstention, no loss.
-INSTITUTION_MISMATCH_PENALTY = 0.15
-# A question asking for a kind of fact (a price, opening hours, a date, an address) that none of the three
-# best passages holds is not answered by them: "Combien coûte un loyer ?" against passages with no price.
-# Dev: abstention 0.708 -> 0.792 with no more false abstentions (money and hours alone did the same on dev).
-MISSING_KIND_PENALTY = 0.15
+@dataclass
+class Reading:
+    """One way of reading a question: the text searched, its vector, the passages found and the confidence."""
+
+    search_text: str
+    query: np.ndarray
+    hits: list[Hit]
+    signals: Signals
+    confidence: float
+    follow_up: bool = False
+
+
 RETRIEVED = 10           # candidates kept on every answer, for hit@10 and for staff review
 HISTORY_WEIGHT = 0.5     # how much the previous question steers a follow-up's retrieval
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -61,11 +55,20 @@ def clean_question(question: object, max_chars: int) -> str:
 
 
 class Assistant:
-    def __init__(self, index: Index, embedder: Embedder, settings, options: RetrievalOptions | None = None) -> None:
+    def __init__(self, index: Index, embedder: Embedder, settings, options: RetrievalOptions | None = None,
+                 fitted: Fitted | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.retriever = Retriever(index, options)
+        self.fitted = fitted or Fitted.load(index.manifest.get("embedder", settings.embedder))
+        self.retriever = Retriever(index, options, ranker=self.fitted.ranker)
+        self._small_talk = SmallTalk(embedder)
+
+    @property
+    def threshold(self) -> float:
+        """One source of truth: the threshold fitted with the models, unless RAG_ABSTAIN_THRESHOLD overrides it."""
+        configured = getattr(self.settings, "abstain_threshold", None)
+        return self.fitted.threshold if configured is None else configured
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, settings=None, check_corpus: bool = True) -> "Assistant":
@@ -85,51 +88,77 @@ class Assistant:
         top_k = self.settings.top_k if top_k is None else top_k
         if not isinstance(top_k, int) or not 1 <= top_k <= 5:
             raise InvalidSettingError(f"top_k must be between 1 and 5. Currently, top_k is {top_k!r}")
-        text = clean_question(question, self.settings.max_question_chars)
-        language = detect_language(text)
-        previous = [clean_question(h, self.settings.max_question_chars) for h in (history or []) if isinstance(h, str) and h.strip()]
-        embedded = self.embedder.encode_queries([text] + previous[-1:])
-        query = embedded[0]
-        if len(embedded) > 1:  # a follow-up ("and for Mermoz?") is read in the light of the last question
-            query = query + HISTORY_WEIGHT * embedded[1]
-            query = query / np.linalg.norm(query)
+        threshold = self.threshold if threshold is None else threshold
+        text, language, previous, vectors = self.prepare(question, history)
         t_embed = time.perf_counter()
-        search_text = " ".join([text] + previous[-1:]) if previous else text
-        hits = self.retriever.retrieve(search_text, query, RETRIEVED)
-        t_search = time.perf_counter()
-        threshold = self.settings.abstain_threshold if threshold is None else threshold
-        confidence = self.confidence(text, search_text, language, hits)
-        answer = compose_answer(text, language, hits, self.index, query, top_k, threshold, confidence, context=search_text,
-                                sentence_tokens=self.retriever.sentence_tokens)
-        t_done = time.perf_counter()
+        if self.small_talk(text, language, vectors[0]):
+            answer = small_talk_reply(text, language)
+            t_search = t_done = time.perf_counter()
+        else:
+            reading = self.read(text, language, previous, vectors)
+            t_search = time.perf_counter()
+            answer = compose_answer(text, language, reading.hits, self.index, reading.query, top_k, threshold,
+                                    reading.confidence, context=reading.search_text,
+                                    sentence_tokens=self.retriever.sentence_tokens, signals=reading.signals,
+                                    sentence_model=self.fitted.sentence)
+            answer.follow_up = reading.follow_up
+            t_done = time.perf_counter()
         answer.id = id
         answer.timings_ms = {"embed": (t_embed - started) * 1000, "search": (t_search - t_embed) * 1000,
                              "answer": (t_done - t_search) * 1000, "total": (t_done - started) * 1000}
         return answer
 
-    def confidence(self, text: str, search_text: str, language: str, hits: list[Hit]) -> float:
-        """How sure the texts answer `text`: the best passage's dense similarity plus its lexical evidence,
-        then evidence that the passages are about something else (or, for rare names, exactly this).
-        `search_text` is the question with the conversation's previous one. Below the calibrated
-        threshold the assistant abstains; each term's effect on the dev split is in the README."""
+    def prepare(self, question: str, history: list[str] | None = None) -> tuple[str, str, str | None, np.ndarray]:
+        """The question cleaned, its language, the previous question (if any) and both their vectors, encoded
+        together. A question too short to tell its language takes the previous one's ('e o das Tertiales?')."""
+        text = clean_question(question, self.settings.max_question_chars)
+        previous = [clean_question(h, self.settings.max_question_chars) for h in (history or []) if isinstance(h, str) and h.strip()]
+        last = previous[-1] if previous else None
+        language = detect_language(text, fallback=detect_language(last) if last else "en")
+        vectors = self.embedder.encode_queries([text] + ([last] if last else []))
+        return text, language, last, vectors
+
+    def reading(self, text: str, language: str, search_text: str, query: np.ndarray, follow_up: bool = False,
+                options: RetrievalOptions | None = None) -> Reading:
+        """The passages for one way of reading the question, and how sure they answer it."""
+        hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options)
+        confidence = self.confidence(text, search_text, language, hits, signals)
+        return Reading(search_text, query, hits, signals, confidence, follow_up)
+
+    def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,
+                 options: RetrievalOptions | None = None) -> tuple[Reading, Reading | None, float]:
+        """The question read alone, and with the previous question (None without one), and how close the two
+        questions are."""
+        alone = self.reading(text, language, text, vectors[0], options=options)
+        if previous is None:
+            return alone, None, 0.0
+        mixed = vectors[0] + HISTORY_WEIGHT * vectors[1]
+        mixed = mixed / np.linalg.norm(mixed)
+        together = self.reading(text, language, f"{text} {previous}", mixed, follow_up=True, options=options)
+        return alone, together, float(vectors[0] @ vectors[1])
+
+    def read(self, text: str, language: str, previous: str | None, vectors: np.ndarray) -> Reading:
+        """A follow-up is read with the previous question, a new topic alone (conversation.py)."""
+        alone, together, closeness = self.readings(text, language, previous, vectors)
+        if together is None:
+            return alone
+        if self.fitted.follow_up is not None:
+            row, names = follow_up_signals(text, language, alone.confidence, together.confidence, closeness)
+            depends = self.fitted.follow_up.probability(row[None, :], names)[0] >= 0.5
+        else:   # nothing fitted: the previous question helps only what the question alone does not answer
+            depends = alone.confidence < self.threshold <= together.confidence
+        return together if depends else alone
+
+    def small_talk(self, text: str, language: str, query: np.ndarray) -> bool:
+        return self._small_talk(text, language, query)
+
+    def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals) -> float:
+        """The fitted probability that the texts answer `text` (see confidence.py); without a fitted model,
+        the best passage's mean cosine. Below the threshold the assistant abstains."""
         if not hits:
             return 0.0
-        retriever, best = self.retriever, hits[0]
-        confidence = best.dense
-        if retriever.options.lexical_evidence:
-            confidence += LEXICAL_EVIDENCE_WEIGHT * math.log1p(best.lexical_raw)
-        if retriever.options.name_check:
-            # Names and years the texts never mention: the question is about something else
-            # ("the Sorbonne", "the 2027 deadline"). Years are read in every language, names in en/fr.
-            unknown = retriever.unknown_years(text)
-            if language in NAME_CHECK_LANGUAGES:
-                unknown += retriever.unknown_names(text)
-            confidence -= UNKNOWN_NAME_PENALTY * min(2, len(unknown))
-            if retriever.rare_names(text, best):
-                confidence += RARE_NAME_BONUS
-        if retriever.missing_kinds(search_text, hits[:3]):
-            confidence -= MISSING_KIND_PENALTY
-        named = named_institutions(search_text)
-        if len(named) == 1 and best.chunk.institution not in named:
-            confidence -= INSTITUTION_MISMATCH_PENALTY
-        return confidence
+        if self.fitted.confidence is None:
+            return hits[0].dense
+        row, names = question_signals(self.retriever, text, search_text, language, hits, signals,
+                                      drop=self.retriever.options.drop)
+        return float(self.fitted.confidence.probability(row[None, :], names)[0])

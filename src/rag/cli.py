@@ -47,14 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="?", help="the question, in any language")
     p.add_argument("--top-k", type=_top_k, help="citations at most (1 to 5, default 3)")
     p.add_argument("--json", action="store_true", help="print the answer object as JSON")
-    p.add_argument("--batch", help="JSON Lines file of {\"question\", \"id\"} objects, or - for standard input")
+    p.add_argument("--batch", help="JSON Lines file of {\"question\", \"id\", \"history\"} objects, or - for standard input")
     _common(p)
 
     p = sub.add_parser("eval", help="run the evaluation set and print its metrics")
     p.add_argument("--dataset", type=Path, help="JSON Lines evaluation set (default: eval/qa.jsonl)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--report", type=Path, help="write metrics.json and report.html into this folder")
-    p.add_argument("--calibrate", action="store_true", help="choose the abstention threshold on the dev split and save it")
+    p.add_argument("--fit", action="store_true",
+                   help="fit the ranking, confidence and answer-sentence models on the train split, choose the "
+                        "abstention threshold on the dev split, save them for the embedder, then evaluate")
     _common(p)
 
     p = sub.add_parser("bench", help="latency of each stage over the evaluation questions (medians and p95)")
@@ -133,12 +135,32 @@ def cmd_ask(args) -> int:
         return 0
     for record in records:
         try:
-            answer = assistant.ask(record["question"], top_k=args.top_k, id=record.get("id"))
+            answer = assistant.ask(record["question"], top_k=args.top_k, id=record.get("id"),
+                                   history=history_texts(record.get("history")))
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         except InvalidQuestionError as exc:  # one bad line does not lose the others
             print(json.dumps({"id": record.get("id"), "question": record.get("question"), "error": str(exc)},
                              ensure_ascii=False), flush=True)
     return 0
+
+
+def history_texts(history) -> list[str]:
+    """The user's earlier turns of a batch line's `history`, in the REST API's shape
+    ([{"role": "user", "content": "..."}, ...]) or as plain strings."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise InvalidQuestionError("history must be a list of turns")
+    texts = []
+    for turn in history:
+        if isinstance(turn, dict):
+            if turn.get("role", "user") != "user":
+                continue
+            turn = turn.get("content")
+        if not isinstance(turn, str):
+            raise InvalidQuestionError("each history turn must be text or {\"role\": ..., \"content\": \"...\"}")
+        texts.append(turn)
+    return texts
 
 
 def read_batch(path: str) -> list[dict]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from .errors import DatasetError
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "eval" / "qa.jsonl"
-CALIBRATION_FILE = Path(__file__).resolve().parents[2] / "eval" / "calibration.json"
 KS = (1, 3, 5, 10)
 
 
@@ -31,7 +30,7 @@ def normalise(text: str) -> str:
 
 
 def holds_needle(text: str, needles: list[str]) -> bool:
-    text = normalise(text)
+    text = normalise(text.replace("**", ""))   # the answer's bold marks are not part of the quoted text
     return any(normalise(n) in text for n in needles)
 
 
@@ -44,6 +43,9 @@ class Item:
     needles: list[str]
     split: str = "all"
     source: str | None = None
+    history: list[str] = field(default_factory=list)   # the user's earlier turns, oldest first
+    conversation: str | None = None                     # follow_up, new_topic, small_talk (conversation lines)
+    small_talk: bool = False                            # right when answered with no passage
 
 
 def load_dataset(path: Path, corpus_text: str | None = None) -> list[Item]:
@@ -80,9 +82,17 @@ def load_dataset(path: Path, corpus_text: str | None = None) -> list[Item]:
         if item_id in seen:
             raise DatasetError(f"{where}: id {item_id!r} is used twice")
         seen.add(item_id)
+        history = record.get("history") or []
+        if not isinstance(history, list):
+            raise DatasetError(f"{where}: history must be a list of turns")
+        turns = [t.get("content") if isinstance(t, dict) else t for t in history
+                 if not isinstance(t, dict) or t.get("role", "user") == "user"]
+        if not all(isinstance(t, str) for t in turns):
+            raise DatasetError(f"{where}: each history turn must be text or {{\"role\", \"content\"}}")
         items.append(Item(id=item_id, question=str(record["question"]), lang=str(record.get("lang") or "?"),
                           answerable=bool(record["answerable"]), needles=needles,
-                          split=str(record.get("split") or "all"), source=record.get("source")))
+                          split=str(record.get("split") or "all"), source=record.get("source"), history=turns,
+                          conversation=record.get("conversation"), small_talk=bool(record.get("small_talk"))))
     if not items:
         raise DatasetError(f"{path} holds no questions")
     return items
@@ -102,7 +112,10 @@ class Result:
     answer: dict
     timings: dict
     retrieved: list[dict] = field(default_factory=list)
-    quoted_needle: bool = False      # in the answer's own quoted sentences: what a student reads first
+    quoted_needle: bool = False      # in the answer's own quoted sentences
+    first_line_needle: bool = False  # in the answer's first line carrying a citation marker: what a student reads first
+    strict_needle: bool = False      # in the answer's text or its first citation
+    passages_shown: bool = False     # any citation at all (small talk must have none)
 
 
 def run(assistant, items: list[Item], progress: bool = False, options=None) -> list[Result]:
@@ -115,14 +128,19 @@ def run(assistant, items: list[Item], progress: bool = False, options=None) -> l
         assistant.retriever.options = options
     try:
         for item in tqdm(items, desc="evaluating", unit="question", disable=not progress, leave=False):
-            answer = assistant.ask(item.question, threshold=-math.inf)
+            answer = assistant.ask(item.question, history=item.history, threshold=-math.inf)
             relevant = [i for i, h in enumerate(answer.retrieved, start=1) if item.needles and holds_needle(h.chunk.text, item.needles)]
             total = sum(holds_needle(t, item.needles) for t in chunk_texts) if item.needles else 0
             cited_relevant = sum(holds_needle(c.text, item.needles) for c in answer.citations) if item.needles else 0
             has = bool(item.needles) and (holds_needle(answer.answer, item.needles) or cited_relevant > 0)
+            first_line = first_cited_line(answer.answer)
+            strict = bool(item.needles) and (holds_needle(answer.answer, item.needles) or
+                                              bool(answer.citations) and holds_needle(answer.citations[0].text, item.needles))
             results.append(Result(item=item, confidence=answer.confidence, rank=relevant[0] if relevant else None,
                                   relevant_ranks=relevant, relevant_total=total, answer_has_needle=has,
                                   quoted_needle=bool(item.needles) and holds_needle(answer.answer, item.needles),
+                                  first_line_needle=bool(item.needles) and holds_needle(first_line, item.needles),
+                                  strict_needle=strict, passages_shown=bool(answer.citations),
                                   cited_relevant=cited_relevant, cited=len(answer.citations), language=answer.language,
                                   answer=answer.to_dict(), timings=answer.timings_ms,
                                   retrieved=[{"title": h.chunk.title, "source": h.chunk.source, "score": round(h.score, 3),
@@ -132,9 +150,15 @@ def run(assistant, items: list[Item], progress: bool = False, options=None) -> l
     return results
 
 
+def first_cited_line(answer_text: str) -> str:
+    """The first line of an answer that carries a citation marker ('… **400€** par mois. [1]'), or ''."""
+    return next((line for line in answer_text.splitlines() if re.search(r"\[\d+\]", line)), "")
+
+
 def metrics(results: list[Result], threshold: float) -> dict:
+    small_talk = [r for r in results if r.item.small_talk]
     answerable = [r for r in results if r.item.answerable]
-    unanswerable = [r for r in results if not r.item.answerable]
+    unanswerable = [r for r in results if not r.item.answerable and not r.item.small_talk]
     out: dict = {"questions": len(results), "answerable": len(answerable), "unanswerable": len(unanswerable)}
     for k in KS:
         out[f"hit@{k}"] = _mean([r.rank is not None and r.rank <= k for r in answerable])
@@ -142,11 +166,14 @@ def metrics(results: list[Result], threshold: float) -> dict:
     out["ndcg@10"] = _mean([_ndcg(r) for r in answerable])
     answered = [r for r in answerable if r.confidence >= threshold]
     out["answer_accuracy"] = _mean([r.confidence >= threshold and r.answer_has_needle for r in answerable])
+    out["strict_answer_accuracy"] = _mean([r.confidence >= threshold and r.strict_needle for r in answerable])
+    out["first_line_accuracy"] = _mean([r.confidence >= threshold and r.first_line_needle for r in answerable])
     out["quoted_answer_accuracy"] = _mean([r.confidence >= threshold and r.quoted_needle for r in answerable])
     cited = sum(r.cited for r in answered)
     out["citation_precision"] = round(sum(r.cited_relevant for r in answered) / cited, 4) if cited else None
     out["abstention_accuracy"] = _mean([r.confidence < threshold for r in unanswerable])
     out["false_abstention_rate"] = _mean([r.confidence < threshold for r in answerable])
+    out["small_talk_without_passages"] = _mean([not r.passages_shown for r in small_talk])
     out["language_detection_accuracy"] = _mean([r.language == r.item.lang for r in results])
     return out
 
@@ -226,9 +253,9 @@ def summarise(results: list[Result], threshold: float) -> dict:
 
 
 def format_metrics(summary: dict) -> str:
-    names = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "answer_accuracy", "abstention_accuracy",
-             "false_abstention_rate"]
-    short = ["n", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ans_acc", "abst_acc", "false_abst"]
+    names = ["questions", "hit@1", "hit@5", "mrr@10", "answer_accuracy", "strict_answer_accuracy", "first_line_accuracy",
+             "citation_precision", "abstention_accuracy", "false_abstention_rate", "small_talk_without_passages"]
+    short = ["n", "hit@1", "hit@5", "mrr@10", "ans_acc", "strict", "first_ln", "cite_prec", "abst_acc", "false_abst", "smalltalk"]
     lines = [f"abstention threshold {summary['threshold']}", "", f"{'':14}" + "".join(f"{s:>10}" for s in short)]
 
     def row(label, m):
@@ -260,18 +287,15 @@ def run_cli(args, settings) -> int:
     items = load_dataset(dataset, corpus_text=_corpus_text(settings))
     assistant = Assistant.load(settings=settings)
     started = time.perf_counter()
+    fitted_path = None
+    if args.fit:
+        from .fitting import fit
+
+        fitted = fit(assistant, items)
+        fitted.info["dataset"] = Path(dataset).name
+        fitted_path = fitted.save(assistant.index.manifest.get("embedder", settings.embedder))
     results = run(assistant, items, progress=sys.stderr.isatty())
-    threshold = settings.abstain_threshold
-    calibration = None
-    if args.calibrate:
-        dev = [r for r in results if r.item.split == "dev"] or results
-        rows = sweep(dev)
-        chosen = choose_threshold(rows)
-        threshold = chosen["threshold"]
-        calibration = {"threshold": threshold, "chosen_on": "dev" if any(r.item.split == "dev" for r in results) else "all",
-                       "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05, middle of a run of tied thresholds",
-                       "dataset": str(dataset), "sweep": rows}
-        CALIBRATION_FILE.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
+    threshold = assistant.threshold
     summary = summarise(results, threshold)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     if args.report:
@@ -282,8 +306,9 @@ def run_cli(args, settings) -> int:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         print(format_metrics(summary))
-        if calibration:
-            print(f"\ncalibrated threshold {threshold} on the {calibration['chosen_on']} split, saved to {CALIBRATION_FILE}")
+        if fitted_path:
+            print(f"\nranker, confidence and sentence models fitted on the train split, threshold {threshold} chosen "
+                  f"on the dev split; saved to {fitted_path}")
         if args.report:
             print(f"report written to {args.report}/report.html")
     return 0

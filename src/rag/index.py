@@ -58,6 +58,15 @@ class Index:
         return int(self.chunk_vectors.shape[1])
 
     @cached_property
+    def models(self) -> list[tuple[str, int, int]]:
+        """(model name, first column, end column) of each model's part of the stored vectors."""
+        spans, start = [], 0
+        for model in self.manifest.get("models") or [{"name": self.manifest.get("embedder", "?"), "dimension": self.dimension}]:
+            spans.append((str(model["name"]), start, start + int(model["dimension"])))
+            start += int(model["dimension"])
+        return spans
+
+    @cached_property
     def chunk_sentences(self) -> list[np.ndarray]:
         """Rows of `sentences` belonging to each chunk, computed once instead of on every answer."""
         return [np.flatnonzero(self.sentence_chunk == position) for position in range(len(self.chunks))]

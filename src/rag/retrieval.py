@@ -111,27 +111,20 @@ INSTITUTION_NAMES = {
 
 @dataclass(frozen=True)
 class RetrievalOptions:
-    """The switches the evaluation turns off one at a time to measure each component."""
+    """What the ranking may use. The evaluation's ablations leave a group of signals out and refit the
+    ranking and the confidence without it (see fitting.py), so each row measures a stage, not a weight."""
 
-    dense_chunks: bool = True
-    sentences: bool = True
-    lexical: bool = True
-    routing: bool = True
-    glossary: bool = True
-    name_check: bool = True        # abstention evidence (unknown names and years), not ranking: see Assistant.ask
-    lexical_evidence: bool = True  # abstention evidence, not ranking: see Assistant.ask
-    lexical_weight: float = 0.35   # chosen on the dev split, see README "Retrieval components"
-    routing_bonus: float = 0.1
-    answer_type_bonus: float = 0.1  # per kind of fact asked for that the passage holds; dev split
+    drop: frozenset[str] = frozenset()   # signal groups left out: see Retriever.GROUPS and confidence.GROUPS
+    glossary: bool = True                # the lexical side also searches the student glossary's French words
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk: Chunk
     position: int          # row of the chunk in the index
-    score: float           # the ranking score
-    dense: float           # cosine part of the score; with lexical_raw, the answer's confidence
-    lexical: float         # BM25 scaled to [0, 1]
+    score: float           # the fitted ranking's log-odds that this passage answers
+    dense: float           # mean cosine (chunk and best sentence) over the models
+    lexical: float         # BM25 scaled to [0, 1] by the question's best passage
     lexical_raw: float     # BM25 as it is: how much of the question's wording the passage holds
     sentence: int          # index (into Index.sentences) of the chunk's best-matching sentence
     components: dict = field(default_factory=dict, compare=False)
@@ -189,19 +182,53 @@ def answer_types(question: str) -> frozenset[str]:
     return frozenset(kind for kind, (asks, _) in ANSWER_TYPES.items() if asks.search(question))
 
 
+# Zipf frequency (wordfreq) from which a capitalised word counts as an ordinary word of the language, not a
+# name: 4 is about once in 100,000 words. German capitalises nouns, so there ordinary nouns go down to 3.
+COMMON_WORD_ZIPF = 4.0
+COMMON_WORD_ZIPF_CAPITALISED_NOUNS = {"de": 3.0}
+
+
+@lru_cache(maxsize=65536)
+def _common_word(word: str, language: str) -> bool:
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:   # without wordfreq every unknown capitalised word counts as a name
+        return False
+    return zipf_frequency(word, language) >= COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF)
+
+
 def named_institutions(question: str) -> set[str]:
     return {name for name, pattern in INSTITUTION_NAMES.items() if pattern.search(question)}
 
 
+@dataclass
+class Signals:
+    """Everything the ranking and the confidence read about one question against every passage."""
+
+    names: list[str]                 # feature names, columns of `features`
+    features: np.ndarray             # (n_chunks, n_features)
+    dense: np.ndarray                # (n_chunks,) mean cosine over models, chunk and best sentence
+    per_model: dict                  # model -> {"chunk": (n,), "sentence": (n,), "sentence_all": (n_sentences,)}
+    lexical_raw: np.ndarray          # (n_chunks,) BM25
+    sentence_sims: np.ndarray        # (n_sentences,) the combined vector's cosine with every sentence
+    tokens: tuple                    # the question's lexical tokens (glossary-expanded)
+
+
 class Retriever:
-    def __init__(self, index: Index, options: RetrievalOptions | None = None) -> None:
+    # Signal groups, each a set of feature columns that an ablation can leave out.
+    GROUPS = ("chunk", "sentence", "bm25", "routing", "kind")
+
+    def __init__(self, index: Index, options: RetrievalOptions | None = None, ranker=None) -> None:
         import bm25s
 
         self.index = index
         self.options = options or RetrievalOptions()
+        self.ranker = ranker
+        self.models = index.models   # [(name, first column, last column)] of the stored vectors
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokenize(c.embedding_text()) for c in index.chunks], show_progress=False)
         self._institutions = np.array([c.institution for c in index.chunks])
+        self.chunk_tokens = [frozenset(tokenize(c.embedding_text())) for c in index.chunks]
         # Each sentence's words, once: the answer compares them with the question's on every answer.
         self.sentence_tokens = [frozenset(tokenize(sentence)) for sentence in index.sentences]
         self._words = [set(_NAME.findall(fold(c.embedding_text()))) for c in index.chunks]
@@ -211,13 +238,16 @@ class Retriever:
         self._holds = {kind: np.array([bool(pattern.search(c.text)) for c in index.chunks], dtype=np.float32)
                        for kind, (_, pattern) in ANSWER_TYPES.items()}
 
-    def unknown_names(self, question: str) -> list[str]:
-        """Capitalised words past the first that the corpus never uses: what the question is about is
-        something the texts do not mention. 'Tuition fees at the Sorbonne?' -> ['Sorbonne']"""
+    def unknown_names(self, question: str, language: str = "en") -> list[str]:
+        """Names the texts never use: what the question is about is something they do not mention.
+        A name is a capitalised word past a sentence's first that is not a common word of the question's
+        language (wordfreq: 'Universidade', 'América' in Portuguese are words, 'Sorbonne' a name; German
+        capitalises every noun, so there a word must be rarer still). 'Tuition fees at the Sorbonne?' -> ['Sorbonne']"""
         unknown = []
         for sentence in re.split(r"[.!?¿¡]\s+", question):
             words = _NAME.findall(sentence)
-            unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._passages_using]
+            unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._passages_using
+                        and not _common_word(w, language)]
         return unknown
 
     def rare_names(self, question: str, hit: "Hit") -> list[str]:
@@ -237,50 +267,75 @@ class Retriever:
         return [kind for kind in answer_types(question) - {"count"}
                 if not any(self._holds[kind][h.position] for h in hits)]
 
-    def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
-                 options: RetrievalOptions | None = None) -> list[Hit]:
-        """The `top_k` best chunks for `question`, whose embedding is `query_vector` (unit, 1-D)."""
+    def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None) -> Signals:
+        """Every passage's evidence for `question` (whose embedding is `query_vector`), on comparable scales:
+        each model's cosines as z-scores and as gaps to the best passage of this question (a model's spread
+        of cosines is its own: e5's sit in a narrow band, USE's wide), BM25 relative to the best passage."""
         options = options or self.options
         index = self.index
         n = len(index.chunks)
-        chunk_sims = index.chunk_vectors @ query_vector
-        sentence_sims = index.sentence_vectors @ query_vector
-        best_sentence_sim = np.full(n, -1.0, dtype=np.float32)
-        np.maximum.at(best_sentence_sim, index.sentence_chunk, sentence_sims)
-        if options.dense_chunks and options.sentences:
-            dense = (chunk_sims + best_sentence_sim) / 2
-        elif options.sentences:
-            dense = best_sentence_sim
-        else:
-            dense = chunk_sims
-        lexical = np.zeros(n, dtype=np.float32)
-        raw = np.zeros(n, dtype=np.float32)
-        if options.lexical or options.lexical_evidence:
-            tokens = list(expand_query(question)) if options.glossary else tokenize(question)
-            if tokens:
-                raw = self._bm25.get_scores(tokens)
-                if options.lexical and raw.max() > 0:
-                    lexical = (raw / raw.max()).astype(np.float32)
-        routing = np.zeros(n, dtype=np.float32)
-        if options.routing:
+        columns, names = [], []
+        per_model = {}
+        dense = np.zeros(n, dtype=np.float32)
+        for name, first, last in self.models:
+            scale = len(self.models)   # combined vectors are scaled by 1/sqrt(m) on both sides
+            q = query_vector[first:last]
+            chunk = (index.chunk_vectors[:, first:last] @ q) * scale
+            sentence_all = (index.sentence_vectors[:, first:last] @ q) * scale
+            sentence = np.full(n, -1.0, dtype=np.float32)
+            np.maximum.at(sentence, index.sentence_chunk, sentence_all)
+            per_model[name] = {"chunk": chunk, "sentence": sentence, "sentence_all": sentence_all}
+            dense += (chunk + sentence) / (2 * len(self.models))
+            for group, values in (("chunk", chunk), ("sentence", sentence)):
+                if group in options.drop:
+                    continue
+                columns += [_zscore(values), values - values.max()]
+                names += [f"{name}.{group}_z", f"{name}.{group}_gap"]
+        tokens = expand_query(question) if options.glossary else tuple(tokenize(question))
+        raw = self._bm25.get_scores(list(tokens)).astype(np.float32) if tokens else np.zeros(n, dtype=np.float32)
+        if "bm25" not in options.drop:
+            columns += [raw / raw.max() if raw.max() > 0 else raw, np.log1p(raw)]
+            names += ["bm25.relative", "bm25.log"]
+        if "routing" not in options.drop:
             named = named_institutions(question)
+            match = np.zeros(n, dtype=np.float32)
             if len(named) == 1:
-                routing[self._institutions == next(iter(named))] = options.routing_bonus
-        kinds = np.zeros(n, dtype=np.float32)
-        if options.answer_type_bonus:
+                match = np.where(self._institutions == next(iter(named)), 1.0, -1.0).astype(np.float32)
+            columns.append(match)
+            names.append("routing.institution")
+        if "kind" not in options.drop:
+            kinds = np.zeros(n, dtype=np.float32)
             for kind in answer_types(question):
-                kinds += options.answer_type_bonus * self._holds[kind]
-        scores = dense + options.lexical_weight * lexical + routing + kinds
+                kinds += self._holds[kind]
+            columns.append(kinds)
+            names.append("kind.holds")
+        features = np.column_stack(columns).astype(np.float32) if columns else np.zeros((n, 0), dtype=np.float32)
+        sentence_sims = index.sentence_vectors @ query_vector
+        return Signals(names=names, features=features, dense=dense, per_model=per_model, lexical_raw=raw,
+                       sentence_sims=sentence_sims, tokens=tokens)
+
+    def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
+                 options: RetrievalOptions | None = None, ranker=None) -> tuple[list[Hit], Signals]:
+        """The `top_k` best chunks for `question`, whose embedding is `query_vector` (unit, 1-D), ranked by
+        the fitted ranker (or, with none, by the mean cosine), and the signals they were ranked on."""
+        signals = self.signals(question, query_vector, options)
+        ranker = ranker or self.ranker
+        scores = ranker.decision(signals.features, signals.names) if ranker is not None else signals.dense.astype(np.float64)
         order = np.argsort(-scores, kind="stable")[:top_k]
+        raw = signals.lexical_raw
         hits = []
         for position in order:
-            own = index.chunk_sentences[position]
-            best = int(own[np.argmax(sentence_sims[own])]) if own.size else -1
-            hits.append(Hit(chunk=index.chunks[position], position=int(position), score=float(scores[position]),
-                            dense=float(dense[position]), lexical=float(lexical[position]),
+            own = self.index.chunk_sentences[position]
+            best = int(own[np.argmax(signals.sentence_sims[own])]) if own.size else -1
+            hits.append(Hit(chunk=self.index.chunks[position], position=int(position), score=float(scores[position]),
+                            dense=float(signals.dense[position]),
+                            lexical=float(raw[position] / raw.max()) if raw.max() > 0 else 0.0,
                             lexical_raw=float(raw[position]), sentence=best,
-                            components={"chunk": float(chunk_sims[position]),
-                                        "sentence": float(best_sentence_sim[position]),
-                                        "routing": float(routing[position]),
-                                        "answer_type": float(kinds[position])}))
-        return hits
+                            components={name: float(signals.features[position, i]) for i, name in enumerate(signals.names)}))
+        return hits, signals
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    """How far each passage stands above this question's typical passage, in this question's spread."""
+    spread = float(values.std())
+    return ((values - values.mean()) / spread if spread > 1e-6 else values - values.mean()).astype(np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +41,9 @@ class Settings:
     top_k: int = 3
     # Candidates each retriever contributes before fusion.
     candidates: int = 30
-    # Below this fused confidence the assistant abstains. Calibrated on the dev split by
-    # `rag eval --calibrate`; the value here is the one it chose (see eval/calibration.json).
-    abstain_threshold: float = 0.44
+    # Below this confidence (a fitted probability) the assistant abstains. None: the threshold chosen on the
+    # dev split by `rag eval --fit` and stored with the fitted models (src/rag/models/), its one source.
+    abstain_threshold: float | None = None
     # Questions longer than this are refused rather than truncated silently.
     max_question_chars: int = 2000
     # Web app: where feedback and exchanges are stored, and how long they are kept.
@@ -74,6 +75,8 @@ class Settings:
             if raw is None:
                 continue
             default = getattr(cls(), f.name)
+            if f.name == "abstain_threshold":
+                default = 0.0
             try:
                 if isinstance(default, Path):
                     changes[f.name] = Path(raw)
@@ -83,6 +86,8 @@ class Settings:
                     changes[f.name] = int(raw)
                 elif isinstance(default, float):
                     changes[f.name] = float(raw)
+                    if not math.isfinite(changes[f.name]):
+                        raise ValueError(raw)
                 else:
                     changes[f.name] = raw
             except ValueError:

@@ -1,0 +1,58 @@
+"""Stage 6: how likely the texts answer the question, from the evidence of the retrieval, by a fitted model.
+
+The evidence (signals) of one question, each a column the logistic regression of fitted.py weighs:
+- how well the best passage matches: the ranker's log-odds, its margin over the next passage, each model's
+  cosine for the best passage and for the corpus's closest sentence, BM25;
+- how much of the question's own wording the best passage holds (accents folded);
+- what the question names that the texts never do (a capitalised word past the first, a year), and names
+  so rare that only the best passage uses them (PAEH, OID);
+- a kind of fact asked for (a price, opening hours, a date, an address) that none of the three best
+  passages holds; a university named whose passage is not the best one;
+- whether the question is in one of the corpus's languages (cross-language cosines run lower).
+The weights and the threshold are fitted (train split) and chosen (dev split) by `rag eval --fit`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .retrieval import Hit, Signals, named_institutions, tokenize
+
+GROUPS = ("rank", "models", "bm25", "coverage", "names", "kind", "institution", "language")
+CORPUS_LANGUAGES = ("fr", "en")
+
+
+def question_signals(retriever, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
+                     drop: frozenset[str] = frozenset()) -> tuple[np.ndarray, list[str]]:
+    """The evidence about one question (see the module's docstring) as a row and its column names."""
+    values: dict[str, float] = {}
+    best = hits[0]
+    if "rank" not in drop:
+        values["rank.top"] = best.score
+        values["rank.margin"] = best.score - hits[1].score if len(hits) > 1 else 0.0
+    if "models" not in drop:
+        for name, parts in signals.per_model.items():
+            values[f"{name}.best_chunk"] = float(parts["chunk"][best.position])
+            values[f"{name}.best_sentence"] = float(parts["sentence"][best.position])
+            values[f"{name}.closest_sentence"] = float(parts["sentence_all"].max())
+    if "bm25" not in drop:
+        values["bm25.top_log"] = math.log1p(best.lexical_raw)
+        values["bm25.max_log"] = math.log1p(float(signals.lexical_raw.max()))
+    if "coverage" not in drop:
+        own = set(tokenize(text))
+        values["coverage.best"] = len(own & retriever.chunk_tokens[best.position]) / len(own) if own else 0.0
+        values["coverage.has_words"] = 1.0 if own else 0.0
+    if "names" not in drop:
+        values["names.unknown"] = float(min(2, len(retriever.unknown_names(text, language)) + len(retriever.unknown_years(text))))
+        values["names.rare_in_best"] = 1.0 if retriever.rare_names(text, best) else 0.0
+    if "kind" not in drop:
+        values["kind.missing"] = 1.0 if retriever.missing_kinds(search_text, hits[:3]) else 0.0
+    if "institution" not in drop:
+        named = named_institutions(search_text)
+        values["institution.other"] = 1.0 if len(named) == 1 and best.chunk.institution not in named else 0.0
+    if "language" not in drop:
+        values["language.corpus"] = 1.0 if language in CORPUS_LANGUAGES else 0.0
+    names = list(values)
+    return np.array([values[n] for n in names], dtype=np.float64), names

@@ -1,0 +1,128 @@
+"""`rag eval --fit`: the ranker, the answer-sentence model, the confidence and the follow-up model fitted on
+the training split, the threshold chosen on the dev split, all saved together for the embedder (fitted.py).
+The test split and the blind set are only ever reported. Questions go through the assistant's own code
+(Assistant.prepare / readings), reading a conversation's second turn as its label says (a follow-up with
+the previous question, a new topic alone)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .answer import sentence_candidates
+from .confidence import question_signals
+from .conversation import follow_up_signals
+from .fitted import Fitted, fit_linear
+from .retrieval import RetrievalOptions
+
+REGULARISATION = 1.0   # scikit-learn's C; larger values did not change the dev figures (README)
+
+
+def _gold(assistant, item):
+    """(text, language, search_text, query vector) of a training question, read as its label says."""
+    text, language, previous, vectors = assistant.prepare(item.question, item.history)
+    if previous is not None and item.conversation == "follow_up":
+        mixed = vectors[0] + 0.5 * vectors[1]
+        return text, language, f"{text} {previous}", mixed / np.linalg.norm(mixed)
+    return text, language, text, vectors[0]
+
+
+def fit_ranker(assistant, items, options: RetrievalOptions):
+    """Pairs (question, passage) of the answerable training questions: does the passage hold a needle?"""
+    from .evaluation import holds_needle
+
+    rows, labels, names = [], [], None
+    for item in items:
+        if not item.answerable:
+            continue
+        _, _, search_text, query = _gold(assistant, item)
+        signals = assistant.retriever.signals(search_text, query, options)
+        positive = np.array([holds_needle(c.text, item.needles) for c in assistant.index.chunks], dtype=np.int64)
+        if positive.any():
+            rows.append(signals.features)
+            labels.append(positive)
+            names = signals.names
+    return fit_linear(np.vstack(rows), np.concatenate(labels), names, c=REGULARISATION)
+
+
+def fit_sentence(assistant, items, options: RetrievalOptions):
+    """The quotable units of the best passages of each answerable training question: does it hold a needle?"""
+    from .evaluation import holds_needle
+
+    rows, labels, names = [], [], None
+    for item in items:
+        if not item.answerable:
+            continue
+        _, _, search_text, query = _gold(assistant, item)
+        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options)
+        units, features, unit_names = sentence_candidates(hits, assistant.index, query, search_text,
+                                                          assistant.retriever.sentence_tokens, signals)
+        label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
+        if units and label.any():
+            rows.append(features)
+            labels.append(label)
+            names = unit_names
+    return fit_linear(np.vstack(rows), np.concatenate(labels), names, c=REGULARISATION)
+
+
+def fit_confidence(assistant, items, options: RetrievalOptions):
+    """One row per training question (small talk aside): do the texts answer it?"""
+    rows, labels, names = [], [], None
+    for item in items:
+        text, language, search_text, query = _gold(assistant, item)
+        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options)
+        row, names = question_signals(assistant.retriever, text, search_text, language, hits, signals, drop=options.drop)
+        rows.append(row)
+        labels.append(int(item.answerable))
+    return fit_linear(np.vstack(rows), np.array(labels), names, c=REGULARISATION)
+
+
+def fit_follow_up(assistant, items, options: RetrievalOptions):
+    """Second turns of training conversations: does the question depend on the previous one?"""
+    rows, labels, names = [], [], None
+    for item in items:
+        if item.conversation not in ("follow_up", "new_topic") or not item.history:
+            continue
+        text, language, previous, vectors = assistant.prepare(item.question, item.history)
+        alone, together, closeness = assistant.readings(text, language, previous, vectors, options=options)
+        row, names = follow_up_signals(text, language, alone.confidence, together.confidence, closeness)
+        rows.append(row)
+        labels.append(int(item.conversation == "follow_up"))
+    if len(set(labels)) < 2:
+        return None
+    return fit_linear(np.vstack(rows), np.array(labels), names, c=REGULARISATION)
+
+
+def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abstention: float = 0.03) -> Fitted:
+    """Fit the models on the train split, install them in `assistant`, choose the threshold on dev."""
+    from .evaluation import choose_threshold, run, sweep
+
+    options = options or RetrievalOptions()
+    train = [i for i in items if i.split == "train" and not i.small_talk]
+    dev = [i for i in items if i.split == "dev"]
+    if not train or not dev:
+        from .errors import DatasetError
+
+        raise DatasetError("fitting needs questions of a train split and of a dev split (the \"split\" field)")
+    fitted = Fitted(ranker=None, confidence=None, threshold=0.5,
+                    info={"fitted_on": "train", "threshold_on": "dev", "train_questions": len(train),
+                          "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
+    install(assistant, fitted, options)
+    fitted.ranker = fit_ranker(assistant, train, options)
+    install(assistant, fitted, options)
+    fitted.sentence = fit_sentence(assistant, train, options)
+    fitted.confidence = fit_confidence(assistant, train, options)
+    install(assistant, fitted, options)
+    fitted.follow_up = fit_follow_up(assistant, train, options)
+    rows = sweep(run(assistant, dev), thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
+    chosen = choose_threshold(rows, max_false_abstention=max_false_abstention)
+    fitted.threshold = chosen["threshold"]
+    fitted.info["threshold_rule"] = (f"best answer_accuracy + abstention_accuracy on dev with false_abstention_rate <= "
+                                     f"{max_false_abstention}, middle of a run of tied thresholds")
+    return fitted
+
+
+def install(assistant, fitted: Fitted, options: RetrievalOptions | None = None) -> None:
+    assistant.fitted = fitted
+    assistant.retriever.ranker = fitted.ranker
+    if options is not None:
+        assistant.retriever.options = options
