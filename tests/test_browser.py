@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
@@ -60,7 +62,7 @@ def server(real_assistant, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     _require(Path(CHROMIUM).exists(), f"{CHROMIUM} not found: apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

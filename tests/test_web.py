@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-fastapi = pytest.importorskip("fastapi")
+from conftest import require
+
+fastapi = require("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from rag.web import create_app, render_sources  # noqa: E402
