@@ -36,6 +36,7 @@ _PHONE = re.compile(r"(?<!\w)(?:\+|00)?\d[\d .\-/()]{7,}\d(?!\w)")
 _DIGITS = re.compile(r"\d")
 PURGE_EVERY_S = 600     # the web app's retention timer: at start, then every 10 minutes
 MIN_PHONE_DIGITS = 10   # French numbers have 10; a 9-digit code (Erasmus 999884537) is kept
+MIN_NATIONAL_DIGITS = 9  # a number phonenumbers finds without + must have 9 digits: '2024-2025' is a year span
 # Regions whose national formats are tried (FR first: most numbers students write are French ones);
 # numbers written with + or 00 are recognised whatever the region.
 PHONE_REGIONS = ("FR", "BE", "CH", "DE", "ES", "IT", "GB", "MA", "DZ", "TN", "SN", "CN", "IN", "BR", "US")
@@ -73,7 +74,8 @@ def mask_personal_data(text: str) -> str:
     text = _EMAIL.sub("[email]", text)
     if len(_DIGITS.findall(text)) >= 6:   # most questions hold no number: skip the matcher's cost
         for region in PHONE_REGIONS:
-            spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)]
+            spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+                     if m.raw_string.startswith(("+", "00")) or len(_DIGITS.findall(m.raw_string)) >= MIN_NATIONAL_DIGITS]
             for start, end in reversed(spans):
                 text = text[:start] + "[phone]" + text[end:]
 
