@@ -324,3 +324,133 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path):
 def test_non_finite_settings_are_refused(value):
     with pytest.raises(InvalidSettingError, match="abstain_threshold"):
         Settings.from_env({"RAG_ABSTAIN_THRESHOLD": value})
+
+
+# --- Fuzzing the API's OpenAPI schema --------------------------------------------------------------------
+
+FUZZ_EXAMPLES = int(os.environ.get("RAG_FUZZ_EXAMPLES", "300"))   # per endpoint; by hand: RAG_FUZZ_EXAMPLES=1000
+
+
+def from_schema(schema: dict, components: dict, st):
+    """A Hypothesis strategy for the JSON Schema subset FastAPI emits for the request models ($ref, anyOf,
+    object, array, string, boolean, enum/const), with lengths up to twice the limits so both sides of each
+    limit are tried, and extra or missing fields now and then."""
+    if "$ref" in schema:
+        return from_schema(components["schemas"][schema["$ref"].rsplit("/", 1)[-1]], components, st)
+    if "anyOf" in schema:
+        return st.one_of(*(from_schema(s, components, st) for s in schema["anyOf"]))
+    if "const" in schema or "enum" in schema:
+        return st.sampled_from(schema.get("enum") or [schema["const"]]) | st.text(max_size=8)
+    kind = schema.get("type")
+    if kind == "string":
+        limit = schema.get("maxLength", 100)
+        return st.text(max_size=8) | st.text(min_size=limit - 2, max_size=limit + 2) | st.text(
+            st.characters(codec=None, categories=["Cs", "Zs", "So", "Lo", "Cc"]), max_size=20)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "null":
+        return st.none()
+    if kind == "array":
+        limit = schema.get("maxItems", 10)
+        return st.lists(from_schema(schema.get("items", {}), components, st), max_size=2 * limit)
+    if kind == "object":
+        properties = {name: from_schema(sub, components, st) for name, sub in schema.get("properties", {}).items()}
+        required = set(schema.get("required", []))
+        return st.fixed_dictionaries({k: v for k, v in properties.items() if k in required},
+                                     optional={**{k: v for k, v in properties.items() if k not in required},
+                                               "unexpected": st.integers()})
+    return st.none() | st.integers() | st.text(max_size=8)
+
+
+def request_strategy(app):
+    """Bodies for /api/ask and /api/feedback: valid-shaped ones drawn from the app's OpenAPI schema (so the
+    deep checks are reached), arbitrary JSON, and arbitrary bytes."""
+    st = require("hypothesis.strategies")
+    schema = app.openapi()
+    components = schema.get("components", {})
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                               lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                               max_leaves=20)
+    per_path = []
+    for path in ("/api/ask", "/api/feedback"):
+        ref = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        from_openapi = from_schema(ref, components, st).map(lambda v: json.dumps(v).encode())
+        bodies = st.one_of(from_openapi, from_openapi, from_openapi, json_values.map(lambda v: json.dumps(v).encode()),
+                           st.binary(max_size=200))
+        per_path.append(st.tuples(st.just(path), bodies))
+    return st.one_of(*per_path)
+
+
+def test_fuzzed_api_requests_never_get_a_500_or_a_traceback(tmp_path):
+    hypothesis = require("hypothesis")
+    app = create_app(StubAssistant(), ExchangeStore(tmp_path / "data"))
+    statuses: dict[int, int] = {}
+    with TestClient(app, raise_server_exceptions=False) as c:
+        @hypothesis.settings(max_examples=2 * FUZZ_EXAMPLES, deadline=None, database=None,
+                             suppress_health_check=list(hypothesis.HealthCheck))
+        @hypothesis.given(request_strategy(app))
+        def fuzz(request):
+            path, body = request
+            response = c.post(path, content=body, headers={"content-type": "application/json"})
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            assert response.status_code < 500 and "Traceback" not in response.text, (path, body[:200], response.text[:300])
+            if response.status_code >= 400:
+                assert isinstance(response.json()["error"], str)
+
+        fuzz()
+    print(f"fuzz: {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}")
+    assert sum(statuses.values()) >= FUZZ_EXAMPLES and statuses.get(200, 0) > 0
+
+
+# --- 50 concurrent clients, the database failing halfway ------------------------------------------------
+
+def test_fifty_clients_get_every_answer_while_the_database_fails_halfway(tmp_path):
+    httpx = require("httpx")
+    uvicorn = require("uvicorn")
+    store = ExchangeStore(tmp_path / "data")
+    app = create_app(StubAssistant(), store)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    url, seconds = f"http://127.0.0.1:{port}", 6.0
+    results = {"ok": 0, "unstored": 0, "failed": []}
+
+    async def student(client, number, stop_at):
+        while time.monotonic() < stop_at:
+            try:
+                response = await client.post(url + "/api/ask", json={"question": f"Erasmus grant? ({number})"})
+                if response.status_code == 200 and response.json()["citations"]:
+                    results["ok"] += 1
+                    results["unstored"] += response.json()["exchange_id"] is None
+                else:
+                    results["failed"].append(response.status_code)
+            except httpx.HTTPError as exc:
+                results["failed"].append(type(exc).__name__)
+
+    async def run():
+        stop_at = time.monotonic() + seconds
+        limits = httpx.Limits(max_connections=60)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            clients = asyncio.gather(*(student(client, n, stop_at) for n in range(50)))
+            await asyncio.sleep(seconds / 2)
+            lock = lock_database(store)   # another process takes the write lock and keeps it: every write fails
+            try:
+                await clients
+                return (await client.get(url + "/healthz")).json()
+            finally:
+                lock.close()
+
+    try:
+        health = asyncio.run(run())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert results["failed"] == [] and results["ok"] > 100 and results["unstored"] > 0, results
+    assert health["status"] == "degraded" and health["storage_failures"] == results["unstored"]
