@@ -4,8 +4,11 @@ session-wide real index on the project corpus for the few end-to-end tests."""
 from __future__ import annotations
 
 import hashlib
+import importlib
+import ipaddress
 import json
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,67 @@ from rag.retrieval import tokenize  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
+REQUIRE_ALL = os.environ.get("RAG_REQUIRE_ALL") == "1" or os.environ.get("RAG_REQUIRE_BROWSER") == "1"
+
+
+def require(module: str):
+    """Import an optional dependency, or skip the test; with RAG_REQUIRE_ALL=1 (CI) a missing one fails."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if REQUIRE_ALL:
+            pytest.fail(f"{module} is required here (RAG_REQUIRE_ALL=1) but cannot be imported: {exc}")
+        pytest.skip(f"{module} not installed")
+
+
+# --- No test may reach outside the machine. Patched for the whole session (threads started by a library
+# count too); each test fails if anything tried while it ran.
+_OUTSIDE: list[str] = []
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "testserver", "", None}
+
+
+def _is_loopback(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if host in _LOCAL_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _guarded(real, host_of):
+    def guard(*args, **kwargs):
+        host = host_of(*args, **kwargs)
+        if not _is_loopback(host):
+            _OUTSIDE.append(str(host))
+            raise ConnectionRefusedError(f"test tried to reach {host!r} outside the loopback")
+        return real(*args, **kwargs)
+    return guard
+
+
+def _address_host(sock, address, *_):
+    return address[0] if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) else "localhost"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_only():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", _guarded(socket.socket.connect, _address_host))
+        mp.setattr(socket.socket, "connect_ex", _guarded(socket.socket.connect_ex, _address_host))
+        mp.setattr(socket, "getaddrinfo", _guarded(socket.getaddrinfo, lambda host, *a, **k: host))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_outside_connections(_loopback_only):
+    del _OUTSIDE[:]
+    yield
+    attempts, _OUTSIDE[:] = list(_OUTSIDE), []
+    if attempts:
+        pytest.fail(f"the test tried to connect outside the loopback: {sorted(set(attempts))}")
 
 FAQ = """Les aides financières
 La bourse Erasmus est versée chaque mois pendant la mobilité.

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
@@ -60,7 +62,7 @@ def server(real_assistant, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     _require(Path(CHROMIUM).exists(), f"{CHROMIUM} not found: apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
@@ -72,6 +74,10 @@ def open_chat(browser, url: str, locale: str, **context_options):
     page = context.new_page()
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # Whatever the browser fetches outside the app, and what the Content-Security-Policy blocked.
+    page.outside, page.csp_errors = [], []
+    page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else page.outside.append(r.url))
+    page.on("console", lambda m: page.csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(url, wait_until="load")
     box_label = "Votre question" if locale.startswith("fr") else "Your question"
     page.get_by_label(box_label).wait_for(timeout=30_000)
@@ -130,6 +136,12 @@ def test_a_student_asks_in_french_and_english_gives_feedback_and_staff_find_it(s
     assert page.locator("#chat img[src='x']").count() == 0
     assert "<img src=x onerror=alert(1)>" in page.locator("#chat").inner_text()
     page.screenshot(path=str(SHOTS / "4-html-question-and-abstention.png"), full_page=True)
+
+    # A markdown image in a question is shown as text: the browser fetches nothing from that host.
+    ask(page, "![pixel](http://192.0.2.1/pixel.png) bourse Erasmus ?", 4)
+    page.wait_for_timeout(500)
+    assert "![pixel](http://192.0.2.1/pixel.png)" in page.locator("#chat").inner_text()
+    assert page.outside == [] and page.csp_errors == [], (page.outside, page.csp_errors)
     context.close()
 
     # The exchange reached the store with the e-mail masked, and staff find it behind the login.

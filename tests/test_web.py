@@ -1,11 +1,14 @@
 """The web edge with a stub assistant: no model, no server process (FastAPI's test client)."""
 
 import base64
+import re
 import threading
 
 import pytest
 
-fastapi = pytest.importorskip("fastapi")
+from conftest import require
+
+fastapi = require("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from rag.web import create_app, render_sources  # noqa: E402
@@ -67,7 +70,8 @@ def test_api_ask_passes_the_conversation_history(client):
 
 
 def test_api_ask_rejects_a_bad_body_with_a_message(client):
-    assert client.post("/api/ask", json={"q": 1}).status_code == 400
+    missing = client.post("/api/ask", json={"q": 1})
+    assert missing.status_code == 422 and "question" in missing.json()["error"]
     response = client.post("/api/ask", json={"question": "  "})
     assert response.status_code == 400 and "empty" in response.json()["error"]
 
@@ -106,7 +110,10 @@ def test_staff_page_is_off_without_configured_credentials(tmp_path):
 
 def test_staff_review_and_exports(client):
     exchange = client.post("/api/ask", json={"question": "Erasmus code?"}).json()["exchange_id"]
-    saved = client.post("/staff/review", data={"id": exchange, "verdict": "wrong", "correction": "999884537"}, headers=auth("staff", "s3cret"))
+    page = client.get("/staff", headers=auth("staff", "s3cret")).text
+    token = re.search(r"name='csrf' value='([0-9a-f]+)'", page).group(1)
+    saved = client.post("/staff/review", data={"id": exchange, "verdict": "wrong", "correction": "999884537", "csrf": token},
+                        headers=auth("staff", "s3cret"))
     assert saved.status_code == 200
     csv_text = client.get("/staff/export.csv", headers=auth("staff", "s3cret")).text
     assert "Erasmus code?" in csv_text and "wrong" in csv_text

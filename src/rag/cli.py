@@ -27,6 +27,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value}")
+    return value
+
+
 def _top_k(text: str) -> int:
     value = _positive_int(text)
     if value > 5:
@@ -73,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="start the web app")
     p.add_argument("--host", default=None, help="default 127.0.0.1")
-    p.add_argument("--port", type=_positive_int, default=None, help="default 7860")
+    p.add_argument("--port", type=_port, default=None, help="default 7860")
     _common(p)
     return parser
 

@@ -55,6 +55,10 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise InvalidSettingError(f"{name} must be greater than 0. Currently, {name} is {value!r}")
+        for f in dataclasses.fields(self):  # nan would silently disable abstention (every comparison is False)
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidSettingError(f"{f.name} must be a finite number. Currently, {f.name} is {value!r}")
         if self.top_k > 5:
             raise InvalidSettingError(f"top_k must be at most 5 (citations are capped at 5). Currently, top_k is {self.top_k}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
