@@ -94,8 +94,9 @@ class Answer:
 LEAD_PASSAGES = 3
 # At most this many supporting quotes follow the lead (the contract allows 5 citations; a student reads two).
 MAX_SUPPORT = 2
-# A supporting passage must be at least this likely to answer, by the fitted ranker (see README figures).
-MIN_SUPPORT_PROBABILITY = 0.5
+# A supporting passage must score within this many log-odds of the best passage, by the fitted ranker:
+# further down it adds reading, not answers (dev sweep in the README).
+SUPPORT_GAP = 1.0
 SENTENCE_GROUPS = ("cosine", "overlap", "kind", "shape", "passage")
 
 
@@ -109,18 +110,36 @@ class Unit:
     text: str
 
 
-def compose_answer(question: str, language: str, hits: list[Hit], index: Index, query_vector: np.ndarray,
-                   top_k: int, threshold: float, confidence: float, context: str,
-                   sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None) -> Answer:
+@dataclass
+class Quotes:
+    """The quotable units of the best passages and the sentence model's score of each (log-odds)."""
+
+    units: list[Unit]
+    scores: np.ndarray
+
+    @property
+    def best(self) -> float:
+        return float(self.scores.max()) if len(self.units) else -30.0
+
+
+def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
+                sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None) -> Quotes:
+    units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals)
+    if not units:
+        return Quotes([], np.zeros(0))
+    if sentence_model is not None:
+        return Quotes(units, sentence_model.decision(features, names))
+    # no fitted model: the closest sentence, real sentences before headings
+    return Quotes(units, features[:, names.index("cosine.combined")] - 0.3 * features[:, names.index("shape.heading")])
+
+
+def compose_answer(question: str, language: str, hits: list[Hit], index: Index, top_k: int, threshold: float,
+                   confidence: float, context: str, quotes: Quotes) -> Answer:
     """Below `threshold`, `confidence` makes the answer an abstention. `context` is the question with the
     conversation's previous one when it is a follow-up: what the quoted sentences should match."""
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits)
-    units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals)
-    if sentence_model is not None and units:
-        scores = sentence_model.decision(features, names)
-    else:   # no fitted model: the closest sentence, real sentences before headings
-        scores = features[:, names.index("cosine.combined")] - 0.3 * features[:, names.index("shape.heading")]
+    units, scores = quotes.units, quotes.scores
     order = np.argsort(-scores, kind="stable")
     lead = units[int(order[0])] if units else None
     lead_hit = hits[lead.hit_rank] if lead else hits[0]
@@ -128,7 +147,7 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
     for hit in hits[:top_k]:
         if len(chosen) > MAX_SUPPORT or len(chosen) >= top_k:
             break
-        if hit is not lead_hit and _probability(hit.score) >= MIN_SUPPORT_PROBABILITY:
+        if hit is not lead_hit and hit.score >= hits[0].score - SUPPORT_GAP:
             chosen.append(hit)
     wanted = answer_types(context)
     lines, citations = [], []
@@ -147,10 +166,6 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
         text += "\n\n" + message(language, "also") + "\n" + "\n".join(lines[1:])
     return Answer(question=question, language=language, answer=text, abstained=False, citations=citations,
                   confidence=confidence, retrieved=hits)
-
-
-def _probability(log_odds: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, log_odds))))
 
 
 def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import Answer, compose_answer, small_talk_reply
-from .conversation import SmallTalk, follow_up_signals
+from .answer import Answer, Quotes, compose_answer, score_units, small_talk_reply
+from .conversation import SMALL_TALK_SIMILARITY, SmallTalk, content_words, follow_up_signals
 from .embedding import Embedder, make_embedder
 from .errors import InvalidQuestionError, InvalidSettingError
 from .index import Index, load_index
@@ -30,6 +30,7 @@ class Reading:
     hits: list[Hit]
     signals: Signals
     confidence: float
+    quotes: Quotes
     follow_up: bool = False
 
 
@@ -62,7 +63,7 @@ class Assistant:
         self.settings = settings
         self.fitted = fitted or Fitted.load(index.manifest.get("embedder", settings.embedder))
         self.retriever = Retriever(index, options, ranker=self.fitted.ranker)
-        self._small_talk = SmallTalk(embedder)
+        self._small_talk = SmallTalk(embedder, self.fitted.info.get("small_talk_similarity", SMALL_TALK_SIMILARITY))
 
     @property
     def threshold(self) -> float:
@@ -97,10 +98,8 @@ class Assistant:
         else:
             reading = self.read(text, language, previous, vectors)
             t_search = time.perf_counter()
-            answer = compose_answer(text, language, reading.hits, self.index, reading.query, top_k, threshold,
-                                    reading.confidence, context=reading.search_text,
-                                    sentence_tokens=self.retriever.sentence_tokens, signals=reading.signals,
-                                    sentence_model=self.fitted.sentence)
+            answer = compose_answer(text, language, reading.hits, self.index, top_k, threshold,
+                                    reading.confidence, context=reading.search_text, quotes=reading.quotes)
             answer.follow_up = reading.follow_up
             t_done = time.perf_counter()
         answer.id = id
@@ -122,8 +121,10 @@ class Assistant:
                 options: RetrievalOptions | None = None) -> Reading:
         """The passages for one way of reading the question, and how sure they answer it."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options)
-        confidence = self.confidence(text, search_text, language, hits, signals)
-        return Reading(search_text, query, hits, signals, confidence, follow_up)
+        quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
+                             self.fitted.sentence)
+        confidence = self.confidence(text, search_text, language, hits, signals, quotes)
+        return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
     def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,
                  options: RetrievalOptions | None = None) -> tuple[Reading, Reading | None, float]:
@@ -152,13 +153,14 @@ class Assistant:
     def small_talk(self, text: str, language: str, query: np.ndarray) -> bool:
         return self._small_talk(text, language, query)
 
-    def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals) -> float:
+    def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
+                   quotes: Quotes | None = None) -> float:
         """The fitted probability that the texts answer `text` (see confidence.py); without a fitted model,
         the best passage's mean cosine. Below the threshold the assistant abstains."""
         if not hits:
             return 0.0
         if self.fitted.confidence is None:
             return hits[0].dense
-        row, names = question_signals(self.retriever, text, search_text, language, hits, signals,
+        row, names = question_signals(self.retriever, text, search_text, language, hits, signals, quotes,
                                       drop=self.retriever.options.drop)
         return float(self.fitted.confidence.probability(row[None, :], names)[0])

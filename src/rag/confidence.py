@@ -3,6 +3,7 @@
 The evidence (signals) of one question, each a column the logistic regression of fitted.py weighs:
 - how well the best passage matches: the ranker's log-odds, its margin over the next passage, each model's
   cosine for the best passage and for the corpus's closest sentence, BM25;
+- whether some line of the best passages holds the fact asked: the answer-sentence model's best score;
 - how much of the question's own wording the best passage holds (accents folded);
 - what the question names that the texts never do (a capitalised word past the first, a year), and names
   so rare that only the best passage uses them (PAEH, OID);
@@ -20,12 +21,12 @@ import numpy as np
 
 from .retrieval import Hit, Signals, named_institutions, tokenize
 
-GROUPS = ("rank", "models", "bm25", "coverage", "names", "kind", "institution", "language")
+GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "kind", "institution", "language")
 CORPUS_LANGUAGES = ("fr", "en")
 
 
 def question_signals(retriever, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
-                     drop: frozenset[str] = frozenset()) -> tuple[np.ndarray, list[str]]:
+                     quotes=None, drop: frozenset[str] = frozenset()) -> tuple[np.ndarray, list[str]]:
     """The evidence about one question (see the module's docstring) as a row and its column names."""
     values: dict[str, float] = {}
     best = hits[0]
@@ -37,6 +38,8 @@ def question_signals(retriever, text: str, search_text: str, language: str, hits
             values[f"{name}.best_chunk"] = float(parts["chunk"][best.position])
             values[f"{name}.best_sentence"] = float(parts["sentence"][best.position])
             values[f"{name}.closest_sentence"] = float(parts["sentence_all"].max())
+    if "lead" not in drop and quotes is not None:
+        values["lead.best"] = quotes.best   # the sentence model: is there a line that holds the fact asked?
     if "bm25" not in drop:
         values["bm25.top_log"] = math.log1p(best.lexical_raw)
         values["bm25.max_log"] = math.log1p(float(signals.lexical_raw.max()))

@@ -20,8 +20,8 @@ import numpy as np
 # The pleasantries small talk is recognised by (the models are multilingual: English is enough).
 SMALL_TALK = ["thanks", "thank you very much", "hello", "hi there", "good morning", "ok", "okay, great", "bye",
               "goodbye", "cool", "great, that helps", "perfect"]
-# Cosine with the closest pleasantry from which a short message is small talk. Measured with both bundled
-# models (README, "Conversations"): questions reach at most ~0.55, pleasantries ~0.8 and above.
+# Cosine with the closest pleasantry from which a short message is small talk, when nothing was fitted for
+# the embedder; `rag eval --fit` chooses it on the training split (each model has its own spread of cosines).
 SMALL_TALK_SIMILARITY = 0.7
 SMALL_TALK_MAX_CONTENT_WORDS = 4
 _SCRIPT_WITHOUT_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
@@ -50,8 +50,9 @@ def content_words(text: str, language: str) -> int:
 class SmallTalk:
     """Recognises pleasantries with the assistant's own embedder (their vectors computed once)."""
 
-    def __init__(self, embedder) -> None:
+    def __init__(self, embedder, threshold: float = SMALL_TALK_SIMILARITY) -> None:
         self.embedder = embedder
+        self.threshold = threshold
         self._vectors = None
         self._lock = threading.Lock()
 
@@ -64,7 +65,7 @@ class SmallTalk:
 
     def __call__(self, text: str, language: str, query_vector: np.ndarray) -> bool:
         return (content_words(text, language) <= SMALL_TALK_MAX_CONTENT_WORDS
-                and self.similarity(query_vector) >= SMALL_TALK_SIMILARITY)
+                and self.similarity(query_vector) >= self.threshold)
 
 
 def follow_up_signals(text: str, language: str, alone_confidence: float, with_confidence: float,
@@ -75,3 +76,17 @@ def follow_up_signals(text: str, language: str, alone_confidence: float, with_co
               "confidence.gain": with_confidence - alone_confidence,
               "closeness.previous": closeness}
     return np.array(list(values.values()), dtype=np.float64), list(values)
+
+
+def choose_small_talk_threshold(similarities: list[float], is_small_talk: list[bool]) -> float:
+    """The middle of the widest gap separating pleasantries from questions (training split), or, where
+    they overlap, the cut with the fewest mistakes."""
+    pairs = sorted(zip(similarities, is_small_talk))
+    best, best_errors = SMALL_TALK_SIMILARITY, len(pairs) + 1
+    for i in range(1, len(pairs)):
+        cut = (pairs[i - 1][0] + pairs[i][0]) / 2
+        errors = sum(1 for s, t in pairs if (s >= cut) != t)
+        gap = pairs[i][0] - pairs[i - 1][0]
+        if errors < best_errors or (errors == best_errors and gap > best_gap):
+            best, best_errors, best_gap = cut, errors, gap
+    return round(best, 4)

@@ -69,8 +69,9 @@ def fit_confidence(assistant, items, options: RetrievalOptions):
     rows, labels, names = [], [], None
     for item in items:
         text, language, search_text, query = _gold(assistant, item)
-        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options)
-        row, names = question_signals(assistant.retriever, text, search_text, language, hits, signals, drop=options.drop)
+        reading = assistant.reading(text, language, search_text, query, options=options)
+        row, names = question_signals(assistant.retriever, text, search_text, language, reading.hits, reading.signals,
+                                      reading.quotes, drop=options.drop)
         rows.append(row)
         labels.append(int(item.answerable))
     return fit_linear(np.vstack(rows), np.array(labels), names, c=REGULARISATION)
@@ -90,6 +91,19 @@ def fit_follow_up(assistant, items, options: RetrievalOptions):
     if len(set(labels)) < 2:
         return None
     return fit_linear(np.vstack(rows), np.array(labels), names, c=REGULARISATION)
+
+
+def fit_small_talk(assistant, items) -> float:
+    """The similarity to the pleasantries from which a short message is small talk (training split)."""
+    from .conversation import SMALL_TALK_MAX_CONTENT_WORDS, choose_small_talk_threshold, content_words
+
+    similarities, labels = [], []
+    for item in items:
+        text, language, _, vectors = assistant.prepare(item.question, item.history)
+        if content_words(text, language) <= SMALL_TALK_MAX_CONTENT_WORDS:
+            similarities.append(assistant._small_talk.similarity(vectors[0]))
+            labels.append(item.small_talk)
+    return choose_small_talk_threshold(similarities, labels)
 
 
 def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abstention: float = 0.03) -> Fitted:
@@ -113,6 +127,9 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
     fitted.confidence = fit_confidence(assistant, train, options)
     install(assistant, fitted, options)
     fitted.follow_up = fit_follow_up(assistant, train, options)
+    fitted.info["small_talk_similarity"] = fit_small_talk(
+        assistant, [i for i in items if i.split == "train"])
+    assistant._small_talk.threshold = fitted.info["small_talk_similarity"]
     rows = sweep(run(assistant, dev), thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
     chosen = choose_threshold(rows, max_false_abstention=max_false_abstention)
     fitted.threshold = chosen["threshold"]

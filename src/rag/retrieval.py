@@ -188,12 +188,17 @@ COMMON_WORD_ZIPF = 4.0
 COMMON_WORD_ZIPF_CAPITALISED_NOUNS = {"de": 3.0}
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")   # names the texts could spell: Latin script
+
+
 @lru_cache(maxsize=65536)
 def _common_word(word: str, language: str) -> bool:
     try:
-        from wordfreq import zipf_frequency
+        from wordfreq import available_languages, zipf_frequency
     except ImportError:   # without wordfreq every unknown capitalised word counts as a name
         return False
+    if language not in available_languages() or language in ("zh", "ja", "ko", "th"):
+        language = "en"   # a Latin-script word in a Chinese question: is it an English word?
     return zipf_frequency(word, language) >= COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF)
 
 
@@ -246,8 +251,8 @@ class Retriever:
         unknown = []
         for sentence in re.split(r"[.!?¿¡]\s+", question):
             words = _NAME.findall(sentence)
-            unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and fold(w) not in self._passages_using
-                        and not _common_word(w, language)]
+            unknown += [w for w in words[1:] if w[0].isupper() and len(w) >= 3 and _LATIN_WORD.fullmatch(w)
+                        and fold(w) not in self._passages_using and not _common_word(w, language)]
         return unknown
 
     def rare_names(self, question: str, hit: "Hit") -> list[str]:
