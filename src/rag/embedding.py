@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import MissingDependencyError
-from .settings import DEFAULT_EMBEDDER, Settings
+from .settings import Settings
 
 USE_NAME = "use-multilingual-v3"
 E5_NAME = "e5-small"

@@ -247,6 +247,7 @@ def summarise(results: list[Result], threshold: float) -> dict:
         "overall": metrics(results, threshold),
         "by_split": {s: metrics([r for r in results if r.item.split == s], threshold) for s in splits},
         "by_language": breakdown(results, lambda r: r.item.lang, threshold),
+        "by_conversation": breakdown([r for r in results if r.item.conversation], lambda r: r.item.conversation, threshold),
         "by_split_language": {s: breakdown([r for r in results if r.item.split == s], lambda r: r.item.lang, threshold) for s in splits},
         "latency_ms": latency(results),
     }
@@ -265,6 +266,9 @@ def format_metrics(summary: dict) -> str:
     lines.append(row("all", summary["overall"]))
     for split, m in summary["by_split"].items():
         lines.append(row(f"split {split}", m))
+    lines.append("")
+    for kind, m in summary.get("by_conversation", {}).items():
+        lines.append(row(f"conv {kind}", m))
     lines.append("")
     for split, langs in summary["by_split_language"].items():
         for lang, m in langs.items():

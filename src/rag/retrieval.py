@@ -95,6 +95,10 @@ ANSWER_TYPES = {
              re.compile(r"\b(1[89]|20)\d\d\b|\b(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
                         r"d[ée]cembre|january|february|march|april|may|june|july|august|september|october|november|december)\b",
                         re.IGNORECASE)),
+    # a telephone number: "phone number", "numéro de téléphone", "telefono", "电话"
+    "phone": (re.compile(r"\b(t[ée]l[ée]phone\w*|phone|tel|t[ée]l[ée]fono|telefone|telefon\w*|call|appeler|llamar|ligar|"
+                         r"anrufen|chiamare)\b|电话|هاتف|رقم", re.IGNORECASE),
+              re.compile(r"(?:\+|\b0)\d(?:[\s.\u00a0-]?\d{2}){4}\b")),
     # a time of day: "opening hours", "à quelle heure", "horario", "几点"
     "hours": (re.compile(r"\b(horaires?|heures? d'ouverture|quelle heure|opening hours|opening times|what time|horarios?|"
                          r"a qu[eé] hora|que horas|orari\w*|a che ora|öffnungszeiten|uhrzeit)\b|几点|营业时间|开放时间|ساعات", re.IGNORECASE),
@@ -265,12 +269,6 @@ class Retriever:
     def unknown_years(self, question: str) -> list[str]:
         """Years the question names that the texts never mention: 'Parcoursup deadline in 2027?' -> ['2027']."""
         return [y for y in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question) if y not in self._numbers]
-
-    def missing_kinds(self, question: str, hits: list["Hit"]) -> list[str]:
-        """Kinds of fact the question asks for that none of `hits` holds: 'Combien coûte un loyer ?' answered
-        by passages without a price -> ['money']. Counts are left out: nearly every passage holds a number."""
-        return [kind for kind in answer_types(question) - {"count"}
-                if not any(self._holds[kind][h.position] for h in hits)]
 
     def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None) -> Signals:
         """Every passage's evidence for `question` (whose embedding is `query_vector`), on comparable scales:
