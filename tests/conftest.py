@@ -139,6 +139,17 @@ class KeywordEncoder:
         return vectors / np.maximum(norms, 1e-12)
 
 
+@pytest.fixture(autouse=True)
+def keyword_encoder_is_unfitted(monkeypatch):
+    """The fitted models weigh real models' signals; the keyword encoder's tests run the pipeline's unfitted
+    fallbacks (mean-cosine ranking, best cosine as confidence), which behave predictably on five documents."""
+    from rag.fitted import Fitted
+
+    real_load = Fitted.load.__func__
+    monkeypatch.setattr(Fitted, "load", classmethod(
+        lambda cls, embedder, *a, **k: cls.unfitted() if embedder == KeywordEncoder.name else real_load(cls, embedder, *a, **k)))
+
+
 @pytest.fixture
 def small_settings(tmp_path) -> Settings:
     corpus = write_corpus(tmp_path / "corpus")

@@ -9,7 +9,9 @@ def test_answer_cites_the_passage_holding_the_amounts(small_assistant):
     answer = small_assistant.ask("Quel est le montant de la bourse Erasmus par mois ?")
     assert not answer.abstained
     assert any("210€" in c.text for c in answer.citations)
-    assert answer.language == "fr" and answer.answer.startswith("Voici")
+    first, *rest = answer.answer.split("\n")
+    assert answer.language == "fr" and first.endswith("[1]") and "**" in first   # the line that answers, fact in bold
+    assert len(answer.citations) == 1 or "Les textes disent aussi" in answer.answer
 
 
 def test_every_marker_names_a_citation_and_every_citation_is_used(small_assistant):

@@ -107,7 +107,8 @@ def test_a_student_asks_in_french_and_english_gives_feedback_and_staff_find_it(s
 
     ask(page, "Combien touche-t-on par mois avec la bourse Erasmus ?", 0)
     answer = last_answer(page)
-    assert "Voici ce que disent les textes" in answer and "[1]" in answer
+    first_line = answer.strip().split("\n")[0]
+    assert first_line.endswith("[1]") and "€" in first_line   # it leads with the line holding an amount
     cards = page.locator(".source-card")
     assert cards.count() >= 1
     assert "UPHF" in cards.first.inner_text()
@@ -120,7 +121,7 @@ def test_a_student_asks_in_french_and_english_gives_feedback_and_staff_find_it(s
 
     ask(page, "How much is the Erasmus grant per month?", 1)
     answer = last_answer(page)
-    assert "Here is what the universities' texts say" in answer or "[1]" in answer
+    assert answer.strip().split("\n")[0].endswith("[1]")
     assert any(amount in page.locator("#sources").inner_text() for amount in ("210", "261", "312"))
     page.screenshot(path=str(SHOTS / "2-english-question.png"), full_page=True)
 

@@ -95,3 +95,22 @@ def test_rag_index_out_on_a_folder_of_files_exits_2_and_changes_nothing(tmp_path
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "holds no index" in done.stderr
     assert [p.name for p in folder.iterdir()] == ["letter.txt"] and (folder / "letter.txt").read_text() == "keep"
+
+
+def test_batch_lines_take_a_conversation_history_and_bad_lines_lose_nothing(cli_env, capsys, monkeypatch):
+    lines = [json.dumps({"id": "a", "question": "et le montant pour Mermoz ?",
+                         "history": [{"role": "user", "content": "Quel est le montant de la bourse Erasmus ?"},
+                                     {"role": "assistant", "content": "…"}]}),
+             '{"id": "b", "question": "bourse\\ud800 Mermoz"}',            # a lone surrogate
+             "not json at all",
+             json.dumps({"id": "c", "question": "montant\u2028bourse Mermoz"}),   # U+2028 inside the text
+             json.dumps({"id": "d", "question": "PAEH handicap", "history": 5})]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(lines).encode())))
+    status, out, _ = run(capsys, "ask", "--json", "--batch", "-")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and len(records) == 5
+    assert any("Mermoz" in c["text"] for c in records[0]["citations"])
+    assert records[1]["id"] == "b" and "UTF-8" in records[1]["error"]
+    assert "line 3" in records[2]["error"]
+    assert records[3]["id"] == "c" and "error" not in records[3]
+    assert records[4]["id"] == "d" and "history" in records[4]["error"]

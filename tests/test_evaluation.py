@@ -59,7 +59,14 @@ def test_the_project_dataset_is_well_formed():
     items = load_dataset(DEFAULT_DATASET)
     assert len(items) >= 100 and sum(not i.answerable for i in items) >= 20
     assert sum(i.lang != "fr" for i in items) / len(items) >= 0.45
-    assert {i.split for i in items} == {"dev", "test"}
+    assert {i.split for i in items} == {"train", "dev", "test"}
+    blind = load_dataset(DEFAULT_DATASET.with_name("blind_check.jsonl"))
+    assert {i.split for i in blind} == {"blind"} and not {i.id for i in blind} & {i.id for i in items}
+    conversations = [i for i in items + blind if i.history]
+    assert len(conversations) >= 40 and {i.conversation for i in conversations} == {"follow_up", "new_topic", "small_talk"}
+    for lang in ("es", "ar", "zh", "de", "it", "pt"):
+        assert sum(i.lang == lang for i in items + blind) >= 10
+    assert sum(not i.answerable and not i.small_talk for i in items + blind) >= 60
 
 
 def test_report_is_written_with_metrics_and_baselines(small_assistant, tmp_path):
@@ -71,6 +78,26 @@ def test_report_is_written_with_metrics_and_baselines(small_assistant, tmp_path)
     results = run(small_assistant, items)
     write_report(tmp_path / "report", small_assistant, items, results, summarise(results, 0.2))
     data = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert {"BM25 alone", "dense alone (chunks)", "without BM25"} <= data["baselines"].keys()
+    assert "shipped pipeline" in data["baselines"]
     page = (tmp_path / "report" / "report.html").read_text()
     assert "data:image/png;base64," in page and "http" not in page.split("<body>")[1].split("Failed questions")[0]
+
+
+def test_first_line_is_the_first_line_carrying_a_citation_marker():
+    from rag.evaluation import first_cited_line
+
+    assert first_cited_line("Le montant est de **400€** par mois. [1]\n\nAussi :\n- autre [2]") .endswith("[1]")
+    assert first_cited_line("Les textes ne répondent pas.") == ""
+
+
+def test_bold_marks_do_not_hide_a_needle():
+    assert holds_needle("Le montant est de **400€** par mois.", ["400€ par mois"])
+
+
+def test_the_project_evaluation_sets_have_no_weak_needles():
+    from rag.evaluation import DEFAULT_DATASET, _corpus_text, weak_needles
+    from rag.settings import Settings
+
+    corpus = _corpus_text(Settings())
+    items = load_dataset(DEFAULT_DATASET) + load_dataset(DEFAULT_DATASET.with_name("blind_check.jsonl"))
+    assert weak_needles(items, corpus) == []

@@ -225,6 +225,8 @@ def emphasise(text: str, wanted: frozenset[str]) -> str:
     """The fact in bold: the amount, date, hours or address the question asks for, and any e-mail or link.
     'Le montant est de 400€ par mois.' -> 'Le montant est de **400€** par mois.'"""
     spans = [m.span() for m in _FACTS.finditer(text)]
+    # "combien ?" asks for a count or an amount; every digit of a line is no fact: amounts are
+    wanted = (wanted - {"count"}) | ({"money"} if "count" in wanted else set())
     for kind in wanted:
         spans += [m.span() for m in ANSWER_TYPES[kind][1].finditer(text) if m.group(0).strip()]
     merged: list[list[int]] = []

@@ -144,13 +144,17 @@ def cmd_ask(args) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
     for record in records:
+        if "error" in record:   # a line that could not be read: its own error object, the others go on
+            print(json.dumps(record, ensure_ascii=True), flush=True)
+            continue
         try:
             answer = assistant.ask(record["question"], top_k=args.top_k, id=record.get("id"),
                                    history=history_texts(record.get("history")))
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         except InvalidQuestionError as exc:  # one bad line does not lose the others
+            # ensure_ascii: a lone surrogate in the echoed question must not break standard output
             print(json.dumps({"id": record.get("id"), "question": record.get("question"), "error": str(exc)},
-                             ensure_ascii=False), flush=True)
+                             ensure_ascii=True), flush=True)
     return 0
 
 
@@ -174,7 +178,8 @@ def history_texts(history) -> list[str]:
 
 
 def read_batch(path: str) -> list[dict]:
-    """The records of a JSON Lines batch, or a one-line error naming the bad line."""
+    """The records of a JSON Lines batch; a line that is not a question object becomes {"line", "error"}, so
+    it gets its own error object and the lines after it their answers. An unreadable file is one error."""
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
@@ -184,15 +189,19 @@ def read_batch(path: str) -> list[dict]:
     except UnicodeDecodeError as exc:
         raise InvalidSettingError(f"batch file {path} is not UTF-8 (byte {exc.start})") from None
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: U+2028 and other Unicode line breaks inside a JSON string are text.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InvalidSettingError(f"{path}, line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or "question" not in record:
-            raise InvalidSettingError(f"{path}, line {number}: expected an object with a \"question\"")
+            records.append({"line": number, "error": f"{path}, line {number}: not JSON ({exc.msg})"})
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+            records.append({"line": number, "id": record.get("id") if isinstance(record, dict) else None,
+                            "error": f"{path}, line {number}: expected an object with a \"question\" text"})
+            continue
         records.append(record)
     return records
 

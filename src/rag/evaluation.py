@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import DatasetError
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "eval" / "qa.jsonl"
+BLIND_DATASET = DEFAULT_DATASET.with_name("blind_check.jsonl")
 KS = (1, 3, 5, 10)
 
 
@@ -96,6 +97,22 @@ def load_dataset(path: Path, corpus_text: str | None = None) -> list[Item]:
     if not items:
         raise DatasetError(f"{path} holds no questions")
     return items
+
+
+WEAK_NEEDLE_CHARS = 4      # shorter needles ("dix", "400") match answers that say something else
+WEAK_NEEDLE_PLACES = 5     # a needle found in more places than this does not prove the right passage
+
+
+def weak_needles(items: list[Item], corpus_text: str) -> list[tuple[str, str]]:
+    """(id, needle) of every needle too short or too common in the corpus to prove an answer right."""
+    haystack = normalise(corpus_text)
+    weak = []
+    for item in items:
+        for needle in item.needles:
+            n = normalise(needle)
+            if len(n) < WEAK_NEEDLE_CHARS or haystack.count(n) > WEAK_NEEDLE_PLACES:
+                weak.append((item.id, needle))
+    return weak
 
 
 @dataclass
@@ -288,14 +305,20 @@ def run_cli(args, settings) -> int:
     from .assistant import Assistant
 
     dataset = args.dataset or DEFAULT_DATASET
-    items = load_dataset(dataset, corpus_text=_corpus_text(settings))
+    corpus_text = _corpus_text(settings)
+    items = load_dataset(dataset, corpus_text=corpus_text)
+    for item_id, needle in weak_needles(items, corpus_text):
+        print(f"rag: weak needle in {item_id}: {needle!r} (under {WEAK_NEEDLE_CHARS} characters or in more than "
+              f"{WEAK_NEEDLE_PLACES} places of the corpus): it can count a wrong answer as right", file=sys.stderr)
     assistant = Assistant.load(settings=settings)
     started = time.perf_counter()
     fitted_path = None
     if args.fit:
         from .fitting import fit
 
+        restore = remember_encodings(assistant)   # fitting asks the same questions several times
         fitted = fit(assistant, items)
+        restore()
         fitted.info["dataset"] = Path(dataset).name
         fitted_path = fitted.save(assistant.index.manifest.get("embedder", settings.embedder))
     results = run(assistant, items, progress=sys.stderr.isatty())
@@ -305,7 +328,10 @@ def run_cli(args, settings) -> int:
     if args.report:
         from .report import write_report
 
-        write_report(Path(args.report), assistant, items, results, summary)
+        blind = []
+        if dataset == DEFAULT_DATASET and BLIND_DATASET.exists():   # reported beside, never used to choose
+            blind = load_dataset(BLIND_DATASET, corpus_text=_corpus_text(settings))
+        write_report(Path(args.report), assistant, items, results, summary, extra_items=blind)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -316,6 +342,20 @@ def run_cli(args, settings) -> int:
         if args.report:
             print(f"report written to {args.report}/report.html")
     return 0
+
+
+def remember_encodings(assistant):
+    """Encode each distinct question once while fitting (not when timing or serving); returns the undo."""
+    encode, memo = assistant.embedder.encode_queries, {}
+
+    def remembered(texts):
+        key = tuple(texts)
+        if key not in memo:
+            memo[key] = encode(list(texts))
+        return memo[key]
+
+    assistant.embedder.encode_queries = remembered
+    return lambda: setattr(assistant.embedder, "encode_queries", encode)
 
 
 def run_bench(args, settings) -> int:

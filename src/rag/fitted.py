@@ -84,15 +84,26 @@ class Fitted:
     follow_up: LinearModel | None = None
 
     @classmethod
+    def unfitted(cls, threshold: float = 0.5) -> "Fitted":
+        """No fitted model: passages ranked by their mean cosine, confidence = the best one's cosine, and only a
+        message nearly identical to a pleasantry is small talk."""
+        return cls(ranker=None, confidence=None, threshold=threshold, info={"fitted": False, "small_talk_similarity": 0.9})
+
+    @classmethod
     def load(cls, embedder: str, fallback: str = "e5-small") -> "Fitted":
         """The models fitted for `embedder`; a model nobody fitted for (any sentence-transformers model) gets
-        the single-model fit of `fallback`: its signals are per-question z-scores and gaps, on the same scales."""
+        the single-model fit of `fallback`, its signals renamed: most are per-question z-scores and gaps,
+        comparable across models (`rag eval --fit` with that embedder fits its own)."""
         path = model_path(embedder)
+        rename = None
         if not path.exists():
-            path = model_path(fallback)
+            path, rename = model_path(fallback), (f"{fallback}.", f"{embedder}.")
         if not path.exists():
-            return cls(ranker=None, confidence=None, threshold=0.5, info={"fitted": False})
-        data = json.loads(path.read_text(encoding="utf-8"))
+            return cls.unfitted()
+        text = path.read_text(encoding="utf-8")
+        if rename:
+            text = text.replace(json.dumps(rename[0])[1:-1], json.dumps(rename[1])[1:-1])
+        data = json.loads(text)
         model = lambda key: LinearModel.from_dict(data[key]) if data.get(key) else None
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
                    follow_up=model("follow_up"),

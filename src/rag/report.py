@@ -1,7 +1,8 @@
 """`rag eval --report DIR`: metrics.json and a self-contained report.html (plots embedded as PNG data).
 
-Besides the shipped pipeline, the same questions go through baselines: BM25 alone, dense alone, and the
-pipeline with each retrieval component switched off, so every component's contribution is a number.
+Besides the shipped pipeline, the same questions go through a baseline (the models' mean cosine, nothing
+fitted) and ablations: each group of signals left out, the models refitted without it on the train split
+and the threshold chosen again on dev, so every stage's contribution is a number on dev, test and blind.
 """
 
 from __future__ import annotations
@@ -15,16 +16,68 @@ from pathlib import Path
 from .evaluation import breakdown, choose_threshold, metrics, sweep
 from .retrieval import RetrievalOptions
 
-BASELINES = {
-    "BM25 alone": RetrievalOptions(dense_chunks=False, sentences=False, glossary=False, routing=False, name_check=False, lexical_weight=1.0),
-    "dense alone (chunks)": RetrievalOptions(sentences=False, lexical=False, routing=False, name_check=False),
-    "without BM25": RetrievalOptions(lexical=False),
-    "without glossary": RetrievalOptions(glossary=False),
-    "without sentence matching": RetrievalOptions(sentences=False),
-    "without routing": RetrievalOptions(routing=False),
-    "without unknown-name and unknown-year check": RetrievalOptions(name_check=False),
-    "without answer-type bonus": RetrievalOptions(answer_type_bonus=0.0),
+ABLATIONS = {
+    "without chunk similarity": RetrievalOptions(drop=frozenset({"chunk"})),
+    "without sentence similarity": RetrievalOptions(drop=frozenset({"sentence"})),
+    "without BM25 (ranking and confidence)": RetrievalOptions(drop=frozenset({"bm25"})),
+    "without the student glossary": RetrievalOptions(glossary=False),
+    "without institution routing and mismatch": RetrievalOptions(drop=frozenset({"routing", "institution"})),
+    "without the kind of fact asked (ranking)": RetrievalOptions(drop=frozenset({"kind"})),
+    "without names and years the texts never use": RetrievalOptions(drop=frozenset({"names"})),
+    "without the answer-sentence evidence (confidence)": RetrievalOptions(drop=frozenset({"lead"})),
+    "without word coverage (confidence)": RetrievalOptions(drop=frozenset({"coverage"})),
+    "without the question-language signal (confidence)": RetrievalOptions(drop=frozenset({"language"})),
 }
+ABLATION_METRICS = ("hit@1", "hit@5", "answer_accuracy", "first_line_accuracy", "citation_precision",
+                    "abstention_accuracy", "false_abstention_rate", "auc")
+
+
+def auc(results) -> float | None:
+    """ROC AUC of the confidence: answerable against out-of-scope questions (small talk aside)."""
+    pos = [r.confidence for r in results if r.item.answerable]
+    neg = [r.confidence for r in results if not r.item.answerable and not r.item.small_talk]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
+
+
+def ablations(assistant, items, extra_items=()) -> dict:
+    """Each configuration refitted (train), its threshold chosen (dev), then measured on every split."""
+    from .evaluation import run
+    from .fitted import Fitted
+    from .fitting import fit, install
+
+    from .evaluation import remember_encodings
+
+    saved, saved_options = assistant.fitted, assistant.retriever.options
+    restore = remember_encodings(assistant)
+    everything = list(items) + list(extra_items)
+    splits = sorted({i.split for i in everything})
+    out = {}
+    try:
+        configurations = {"baseline: mean cosine of the models, nothing fitted": None, **ABLATIONS}
+        for name, options in configurations.items():
+            if options is None:
+                install(assistant, Fitted.unfitted(), RetrievalOptions())
+                from .evaluation import choose_threshold, sweep
+
+                dev = run(assistant, [i for i in items if i.split == "dev"])
+                assistant.fitted.threshold = choose_threshold(
+                    sweep(dev, thresholds=[round(0.01 * i, 2) for i in range(1, 100)]), 0.03)["threshold"]
+            else:
+                fit(assistant, items, options)
+            results = run(assistant, everything)
+            out[name] = {}
+            for split in splits:
+                chosen = [r for r in results if r.item.split == split]
+                m = metrics(chosen, assistant.threshold)
+                m["auc"] = auc(chosen)
+                out[name][split] = {k: m.get(k) for k in ABLATION_METRICS}
+    finally:
+        install(assistant, saved, saved_options)
+        restore()
+    return out
 
 
 def _png(fig) -> str:
@@ -54,6 +107,24 @@ def _plots(results, summary, rows, threshold) -> dict:
     plots["languages"] = _png(fig); plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 4))
+    bins = [i / 10 for i in range(11)]
+    xs, ys, ns = [], [], []
+    for low, high in zip(bins, bins[1:]):
+        group = [r for r in results if low <= r.confidence < high or (high == 1.0 and r.confidence == 1.0)]
+        group = [r for r in group if not r.item.small_talk]
+        if group:
+            xs.append((low + high) / 2)
+            ys.append(sum(r.item.answerable and r.answer_has_needle for r in group) / len(group))
+            ns.append(len(group))
+    ax.plot([0, 1], [0, 1], color="#999", linestyle=":")
+    ax.plot(xs, ys, marker="o")
+    for x, y, n in zip(xs, ys, ns):
+        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    ax.set_xlabel("confidence (binned)"); ax.set_ylabel("share answerable and answered right")
+    ax.set_title("reliability (numbers: questions per bin)")
+    plots["reliability"] = _png(fig); plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot([r["abstention_accuracy"] for r in rows], [r["answer_accuracy"] for r in rows], marker=".")
     chosen = next(r for r in rows if r["threshold"] == threshold) if any(r["threshold"] == threshold for r in rows) else None
     if chosen:
@@ -71,32 +142,32 @@ def _table(headers, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-METRIC_NAMES = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_accuracy", "quoted_answer_accuracy", "citation_precision",
-                "abstention_accuracy", "false_abstention_rate"]
+METRIC_NAMES = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_accuracy", "strict_answer_accuracy",
+                "first_line_accuracy", "quoted_answer_accuracy", "citation_precision", "abstention_accuracy",
+                "false_abstention_rate", "small_talk_without_passages"]
 
 
-def write_report(folder: Path, assistant, items, results, summary) -> None:
-    from .evaluation import run
-
+def write_report(folder: Path, assistant, items, results, summary, extra_items=()) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     threshold = summary["threshold"]
     dev = [r for r in results if r.item.split == "dev"] or results
-    rows = sweep(dev)
-    recommended = choose_threshold(rows)
-    baselines = {"shipped pipeline": summary["by_split"]}
-    for name, options in BASELINES.items():
-        res = run(assistant, items, options=options)
-        baselines[name] = {s: metrics([r for r in res if r.item.split == s], threshold) for s in summary["by_split"]}
+    rows = sweep(dev, thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
+    recommended = choose_threshold(rows, 0.03)
+    splits = {i.split for i in items}
+    baselines = {"shipped pipeline": {s: dict(m, auc=auc([r for r in results if r.item.split == s]))
+                                      for s, m in summary["by_split"].items()}}
+    if {"train", "dev"} <= splits:   # ablations refit the models: they need a train and a dev split
+        baselines.update(ablations(assistant, items, extra_items))
     summary = dict(summary, baselines=baselines, threshold_sweep_dev=rows,
                    threshold_choice={"used": threshold, "recommended_on_dev": recommended["threshold"],
-                                     "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.05 on the dev split, middle of a run of tied thresholds"},
+                                     "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.03 on the dev split, middle of a run of tied thresholds"},
                    by_source=breakdown(results, lambda r: r.item.source or "(none)", threshold),
                    by_language_pair=breakdown([r for r in results if r.item.answerable],
                                                      lambda r: f"{r.item.lang} → {source_language(assistant, r.item.source)}", threshold))
     (folder / "metrics.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     plots = _plots(results, summary, rows, threshold)
     split_rows = [[name] + [m.get(k) for k in METRIC_NAMES] for name, m in [("all", summary["overall"])] + list(summary["by_split"].items())]
-    base_rows = [[name, split] + [m.get(k) for k in ("hit@1", "hit@5", "mrr@10", "answer_accuracy", "abstention_accuracy")]
+    base_rows = [[name, split] + [m.get(k) for k in ABLATION_METRICS]
                  for name, by_split in baselines.items() for split, m in by_split.items()]
     group_rows = lambda groups: [[g] + [m.get(k) for k in METRIC_NAMES] for g, m in groups.items()]
     failures = [r for r in results if (r.item.answerable and not (r.confidence >= threshold and r.answer_has_needle))
@@ -116,11 +187,12 @@ td,th{{border:1px solid #aaa;padding:3px 6px;font-size:.85rem}} img{{max-width:1
 <p>{summary['overall']['questions']} questions, abstention threshold {threshold} (the rule "{html.escape(summary['threshold_choice']['rule'])}"
 recommends {recommended['threshold']}; the test split chose nothing). Run time {summary.get('seconds', '?')} s.</p>
 <h2>Headline</h2>{_table(['split'] + METRIC_NAMES, split_rows)}
-<h2>Baselines and ablations (same questions)</h2>{_table(['configuration', 'split', 'hit@1', 'hit@5', 'mrr@10', 'answer_accuracy', 'abstention_accuracy'], base_rows)}
+<h2>Baselines and ablations (each refitted on train, threshold on dev; blind never chose anything)</h2>{_table(['configuration', 'split'] + list(ABLATION_METRICS), base_rows)}
 <h2>By question language</h2>{_table(['language'] + METRIC_NAMES, group_rows(summary['by_language']))}<img alt="answer accuracy per language" src="{plots['languages']}">
 <h2>By source document</h2>{_table(['source'] + METRIC_NAMES, group_rows(summary['by_source']))}
 <h2>By language pair (question → source)</h2>{_table(['pair'] + METRIC_NAMES, group_rows(summary['by_language_pair']))}
-<h2>Abstention threshold</h2><img alt="threshold sweep" src="{plots['sweep']}"><img alt="confidence distributions" src="{plots['scores']}">
+<h2>Abstention threshold and confidence</h2><img alt="threshold sweep" src="{plots['sweep']}"><img alt="confidence distributions" src="{plots['scores']}"><img alt="reliability of the confidence" src="{plots['reliability']}">
+<h2>Conversations</h2>{_table(['kind'] + METRIC_NAMES, group_rows(summary.get('by_conversation', {})))}
 <h2>Latency per stage (ms)</h2>{_table(['stage', 'p50', 'p95'], [[k, v['p50'], v['p95']] for k, v in lat.items()])}
 <h2>Failed questions ({len(failures)})</h2>{failure_html}
 </main></body></html>"""

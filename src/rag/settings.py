@@ -91,8 +91,6 @@ class Settings:
                     changes[f.name] = int(raw)
                 elif isinstance(default, float):
                     changes[f.name] = float(raw)
-                    if not math.isfinite(changes[f.name]):
-                        raise ValueError(raw)
                 else:
                     changes[f.name] = raw
             except ValueError:

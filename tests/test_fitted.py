@@ -1,0 +1,61 @@
+"""The fitted models: how they are applied, where the threshold comes from, and what fitting refuses."""
+
+import numpy as np
+import pytest
+
+from rag.errors import DatasetError
+from rag.evaluation import Item
+from rag.fitted import Fitted, LinearModel, fit_linear, model_path
+
+
+def test_a_linear_model_weighs_named_signals_and_ignores_their_order():
+    model = LinearModel(names=["a", "b"], mean=np.array([1.0, 0.0]), scale=np.array([2.0, 1.0]),
+                        coef=np.array([1.0, -1.0]), intercept=0.5)
+    rows = np.array([[3.0, 1.0]])
+    assert model.decision(rows, ["a", "b"])[0] == pytest.approx(0.5 + 1.0 - 1.0)
+    assert model.decision(rows[:, ::-1], ["b", "a"])[0] == pytest.approx(0.5)
+    # a signal left out (an ablation) contributes nothing
+    assert model.decision(np.array([[3.0]]), ["a"])[0] == pytest.approx(1.5)
+
+
+def test_fitting_learns_which_signal_separates_the_classes():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] > 0).astype(int)
+    model = fit_linear(x, y, ["useful", "noise"])
+    assert abs(model.coef[0]) > 5 * abs(model.coef[1])
+    assert model.probability(np.array([[2.0, 0.0]]), ["useful", "noise"])[0] > 0.9
+
+
+def test_the_shipped_default_has_its_models_and_threshold_in_one_file():
+    from rag.settings import DEFAULT_EMBEDDER
+
+    fitted = Fitted.load(DEFAULT_EMBEDDER)
+    assert model_path(DEFAULT_EMBEDDER).exists()
+    assert fitted.ranker and fitted.confidence and fitted.sentence and fitted.follow_up
+    assert 0 < fitted.threshold < 1 and fitted.info["threshold_on"] == "dev" and fitted.info["fitted_on"] == "train"
+
+
+def test_the_threshold_has_one_source_unless_the_environment_overrides_it(small_assistant):
+    import dataclasses
+
+    small_assistant.settings = dataclasses.replace(small_assistant.settings, abstain_threshold=None)
+    small_assistant.fitted.threshold = 0.37
+    assert small_assistant.threshold == 0.37
+    small_assistant.settings = small_assistant.settings.replace(abstain_threshold=0.8)
+    assert small_assistant.threshold == 0.8
+
+
+def test_a_model_nobody_fitted_for_gets_the_e5_fit_with_its_own_signal_names():
+    fitted = Fitted.load("some/other-model")
+    assert fitted.ranker is not None
+    assert all(not n.startswith("e5-small.") for n in fitted.ranker.names)
+    assert any(n.startswith("some/other-model.") for n in fitted.ranker.names)
+
+
+def test_fitting_refuses_a_dataset_without_train_and_dev_splits(small_assistant):
+    from rag.fitting import fit
+
+    items = [Item(id="a", question="montant bourse Mermoz", lang="fr", answerable=True, needles=["400€"], split="test")]
+    with pytest.raises(DatasetError, match="train split and of a dev split"):
+        fit(small_assistant, items)
