@@ -55,6 +55,15 @@ def clean_question(question: object, max_chars: int) -> str:
     return text
 
 
+def limit_blas_threads() -> None:
+    """One BLAS thread: the matrix products here are small, and OpenBLAS threads left spinning after one
+    slow down e5's own OpenMP threads (warm ask p50 36 -> 20 ms on 2 cores, README "Speed"). Concurrent
+    web requests each asking for 2 BLAS threads also fought over the cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 class Assistant:
     def __init__(self, index: Index, embedder: Embedder, settings, options: RetrievalOptions | None = None,
                  fitted: Fitted | None = None) -> None:
@@ -80,6 +89,7 @@ class Assistant:
             settings = settings.replace(index_dir=Path(index_dir))
         index = load_index(settings, check_corpus=check_corpus)
         embedder = make_embedder(settings)
+        limit_blas_threads()
         return cls(index, embedder, settings)
 
     def ask(self, question: str, top_k: int | None = None, history: list[str] | None = None,

@@ -154,8 +154,12 @@ def write_report(folder: Path, assistant, items, results, summary, extra_items=(
     rows = sweep(dev, thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
     recommended = choose_threshold(rows, 0.03)
     splits = {i.split for i in items}
-    baselines = {"shipped pipeline": {s: dict(m, auc=auc([r for r in results if r.item.split == s]))
-                                      for s, m in summary["by_split"].items()}}
+    from .evaluation import run
+
+    shipped = list(results) + (run(assistant, list(extra_items)) if extra_items else [])
+    baselines = {"shipped pipeline": {s: dict(metrics([r for r in shipped if r.item.split == s], threshold),
+                                              auc=auc([r for r in shipped if r.item.split == s]))
+                                      for s in sorted({r.item.split for r in shipped})}}
     if {"train", "dev"} <= splits:   # ablations refit the models: they need a train and a dev split
         baselines.update(ablations(assistant, items, extra_items))
     summary = dict(summary, baselines=baselines, threshold_sweep_dev=rows,

@@ -87,7 +87,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     threads = ask_threads_from_env()
     sock = listening_socket(host, port)
     try:
-        threadpool_limits(1)
+        threadpool_limits(1, user_api="blas")   # e5 keeps its own OpenMP threads
         assistant = prepare_assistant(settings)
         try:
             store = ExchangeStore(settings.data_dir, settings.retention_days)
