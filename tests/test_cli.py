@@ -114,3 +114,20 @@ def test_batch_lines_take_a_conversation_history_and_bad_lines_lose_nothing(cli_
     assert "line 3" in records[2]["error"]
     assert records[3]["id"] == "c" and "error" not in records[3]
     assert records[4]["id"] == "d" and "history" in records[4]["error"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["load", "--duration", "inf"], "between 0 and"),
+    (["load", "--duration", "nan"], "between 0 and"),
+    (["load", "--duration", "-1"], "between 0 and"),
+])
+def test_load_refuses_an_unbounded_duration(cli_env, capsys, argv, words):
+    status, _, err = run(capsys, *argv)
+    assert status == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_report_naming_a_file_is_one_line_and_exit_2(cli_env, capsys, tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("mine", encoding="utf-8")
+    status, _, err = run(capsys, "eval", "--report", str(target))
+    assert status == 2 and "is a file" in err and target.read_text(encoding="utf-8") == "mine"

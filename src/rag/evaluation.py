@@ -305,6 +305,10 @@ def run_cli(args, settings) -> int:
     from .assistant import Assistant
 
     dataset = args.dataset or DEFAULT_DATASET
+    if args.report and Path(args.report).exists() and not Path(args.report).is_dir():
+        from .errors import InvalidSettingError
+
+        raise InvalidSettingError(f"--report {args.report} is a file: give a folder for metrics.json and report.html")
     corpus_text = _corpus_text(settings)
     items = load_dataset(dataset, corpus_text=corpus_text)
     for item_id, needle in weak_needles(items, corpus_text):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import sqlite3
 import statistics
@@ -99,14 +100,22 @@ async def drive(url: str, questions: list[str], clients: int, duration: float) -
     return {"latencies": latencies, "errors": errors, "wall": wall, "feedback_targets": targets, "feedback_ok": feedback_ok}
 
 
+MAX_DURATION_S = 3600   # a load test is bounded in time and stops by itself
+
+
+def _stop_on_sigterm(*_):
+    raise SystemExit(143)   # unwinds through run_load's `finally`, which stops the server it started
+
+
 def run_load(args, settings) -> int:
     from .evaluation import DEFAULT_DATASET, load_dataset, percentile
 
-    if args.clients < 1 or args.duration <= 0:
-        raise RagError("--clients must be at least 1 and --duration greater than 0")
+    if args.clients < 1 or not 0 < args.duration <= MAX_DURATION_S:   # NaN and inf fail this too
+        raise RagError(f"--clients must be at least 1 and --duration a number of seconds between 0 and {MAX_DURATION_S}")
     questions = [item.question for item in load_dataset(Path(args.dataset or DEFAULT_DATASET))]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="rag-load-") as data_dir:
         process = start_server(settings, port, Path(data_dir))
         try:
