@@ -419,7 +419,8 @@ def test_fifty_clients_get_every_answer_while_the_database_fails_halfway(tmp_pat
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
     assert server.started
-    url, seconds = f"http://127.0.0.1:{port}", 6.0
+    # 6 s in the suite; RAG_FAILOVER_SECONDS=60 for the full minute (README figures)
+    url, seconds = f"http://127.0.0.1:{port}", float(os.environ.get("RAG_FAILOVER_SECONDS", "6"))
     results = {"ok": 0, "unstored": 0, "failed": []}
 
     async def student(client, number, stop_at):

@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import socket  # noqa: E402
 import sqlite3  # noqa: E402
+import sys  # noqa: E402
 
 from ..errors import InvalidSettingError  # noqa: E402
 from ..settings import Settings  # noqa: E402
@@ -34,12 +35,12 @@ def prepare_assistant(settings: Settings):
     status = index_status(settings)
     if status != "ok":
         print(f"rag: index {status}, building it from {settings.corpus_dir} ...", flush=True)
-        print(build_index(settings, progress=True).line(), flush=True)
+        print(build_index(settings, progress=sys.stderr.isatty()).line(), flush=True)
     try:
         assistant = Assistant.load(settings=settings)
     except (IndexMissingError, IndexMismatchError):
         print("rag: index damaged, rebuilding it ...", flush=True)
-        print(build_index(settings, progress=True).line(), flush=True)
+        print(build_index(settings, progress=sys.stderr.isatty()).line(), flush=True)
         assistant = Assistant.load(settings=settings)
     assistant.ask("warm up: how much is the Erasmus grant?")  # models loaded before the first student waits
     return assistant
