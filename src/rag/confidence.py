@@ -48,7 +48,8 @@ def question_signals(retriever, text: str, search_text: str, language: str, hits
         values["coverage.best"] = len(own & retriever.chunk_tokens[best.position]) / len(own) if own else 0.0
         values["coverage.has_words"] = 1.0 if own else 0.0
     if "names" not in drop:
-        values["names.unknown"] = float(min(2, len(retriever.unknown_names(text, language)) + len(retriever.unknown_years(text))))
+        values["names.unknown"] = float(min(2, len(retriever.unknown_names(text, language))))
+        values["names.unknown_years"] = float(min(1, len(retriever.unknown_years(text))))
         values["names.rare_in_best"] = 1.0 if retriever.rare_names(text, best) else 0.0
     if "institution" not in drop:
         named = named_institutions(search_text)

@@ -191,8 +191,19 @@ def metrics(results: list[Result], threshold: float) -> dict:
     out["abstention_accuracy"] = _mean([r.confidence < threshold for r in unanswerable])
     out["false_abstention_rate"] = _mean([r.confidence < threshold for r in answerable])
     out["small_talk_without_passages"] = _mean([not r.passages_shown for r in small_talk])
+    out["confidence_auc"] = auc(results)
     out["language_detection_accuracy"] = _mean([r.language == r.item.lang for r in results])
     return out
+
+
+def auc(results: list[Result]) -> float | None:
+    """ROC AUC of the confidence: answerable against out-of-scope questions (small talk aside)."""
+    pos = [r.confidence for r in results if r.item.answerable]
+    neg = [r.confidence for r in results if not r.item.answerable and not r.item.small_talk]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
 
 
 def _ndcg(r: Result) -> float:
@@ -272,8 +283,8 @@ def summarise(results: list[Result], threshold: float) -> dict:
 
 def format_metrics(summary: dict) -> str:
     names = ["questions", "hit@1", "hit@5", "mrr@10", "answer_accuracy", "strict_answer_accuracy", "first_line_accuracy",
-             "citation_precision", "abstention_accuracy", "false_abstention_rate", "small_talk_without_passages"]
-    short = ["n", "hit@1", "hit@5", "mrr@10", "ans_acc", "strict", "first_ln", "cite_prec", "abst_acc", "false_abst", "smalltalk"]
+             "citation_precision", "abstention_accuracy", "false_abstention_rate", "confidence_auc", "small_talk_without_passages"]
+    short = ["n", "hit@1", "hit@5", "mrr@10", "ans_acc", "strict", "first_ln", "cite_prec", "abst_acc", "false_abst", "auc", "smalltalk"]
     lines = [f"abstention threshold {summary['threshold']}", "", f"{'':14}" + "".join(f"{s:>10}" for s in short)]
 
     def row(label, m):

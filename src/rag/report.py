@@ -13,7 +13,7 @@ import io
 import json
 from pathlib import Path
 
-from .evaluation import breakdown, choose_threshold, metrics, sweep
+from .evaluation import auc, breakdown, choose_threshold, metrics, sweep
 from .retrieval import RetrievalOptions
 
 ABLATIONS = {
@@ -30,16 +30,6 @@ ABLATIONS = {
 }
 ABLATION_METRICS = ("hit@1", "hit@5", "answer_accuracy", "first_line_accuracy", "citation_precision",
                     "abstention_accuracy", "false_abstention_rate", "auc")
-
-
-def auc(results) -> float | None:
-    """ROC AUC of the confidence: answerable against out-of-scope questions (small talk aside)."""
-    pos = [r.confidence for r in results if r.item.answerable]
-    neg = [r.confidence for r in results if not r.item.answerable and not r.item.small_talk]
-    if not pos or not neg:
-        return None
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return round(wins / (len(pos) * len(neg)), 4)
 
 
 def ablations(assistant, items, extra_items=()) -> dict:
