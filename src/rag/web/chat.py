@@ -140,13 +140,42 @@ def build_chat(store, ask_and_record):
                     gr.update(value=w["send"]), gr.update(value=w["helpful"]), gr.update(value=w["not_helpful"]),
                     gr.update(label=w["comment"]))
 
+        # The page's own events are private: programs use the two named endpoints below, which return JSON.
+        private = {"api_visibility": "private"}
         answered = [chat, question, sources, last_exchange, status]
-        send.click(respond, [question, chat, session], answered)
-        question.submit(respond, [question, chat, session], answered)
-        examples.click(lambda sample: sample[0], [examples], [question])
-        helpful.click(lambda e, n, p: give_feedback(True, e, n, p), [last_exchange, comment, page_language], [status, comment])
-        not_helpful.click(lambda e, n, p: give_feedback(False, e, n, p), [last_exchange, comment, page_language], [status, comment])
-        page_language.change(switch, [page_language], [title, question, send, helpful, not_helpful, comment])
-        demo.load(None, None, [page_language],
+        send.click(respond, [question, chat, session], answered, **private)
+        question.submit(respond, [question, chat, session], answered, **private)
+        examples.click(lambda sample: sample[0], [examples], [question], **private)
+        helpful.click(lambda e, n, p: give_feedback(True, e, n, p), [last_exchange, comment, page_language], [status, comment], **private)
+        not_helpful.click(lambda e, n, p: give_feedback(False, e, n, p), [last_exchange, comment, page_language], [status, comment], **private)
+        page_language.change(switch, [page_language], [title, question, send, helpful, not_helpful, comment], **private)
+
+        def ask(question: str, history: list[str] | None = None) -> dict:
+            """The answer object of CONTRACT.md (with exchange_id), or {"error": ...}."""
+            if not isinstance(question, str):
+                return {"error": "the question must be text"}
+            turns = [t for t in (history or []) if isinstance(t, str)][-20:]
+            try:
+                return ask_and_record(question, turns, uuid.uuid4().hex)
+            except RagError as exc:
+                return {"error": str(exc)}
+
+        def feedback(exchange_id: str, helpful: bool, comment: str = "") -> dict:
+            """Stores a student's verdict on an answer: {"stored": true} or {"error": ...}."""
+            if not isinstance(exchange_id, str) or not exchange_id:
+                return {"error": "exchange_id is required"}
+            try:
+                store.feedback(exchange_id, bool(helpful), (comment or "")[:2000] if isinstance(comment, str) else "")
+            except Exception as exc:  # storage is best effort
+                log.warning("feedback not stored: %s", type(exc).__name__)
+                return {"error": "feedback could not be stored now"}
+            return {"stored": True}
+
+        gr.api(ask, api_name="ask")
+        gr.api(feedback, api_name="feedback")
+        demo.load(None, None, [page_language], api_visibility="private",
                   js="() => (navigator.language || 'en').toLowerCase().startsWith('fr') ? 'Français' : 'English'")
+    for fn in demo.fns.values():   # what Gradio adds by itself (the session State's initial value) stays private too
+        if fn.api_name not in ("ask", "feedback"):
+            fn.api_visibility = "private"
     return demo
