@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from rag.errors import IndexMismatchError, IndexMissingError
@@ -185,3 +183,12 @@ def test_an_unchanged_corpus_is_not_embedded_again_and_a_changed_file_only_its_o
     changed = build_index(small_settings, embedder=Counting())
     assert 0 < changed.embedded <= 3 and all("2020" in text or "Lille" in text for text in calls)
     assert load_index(small_settings).chunks
+
+
+def test_only_version_folders_this_program_named_are_cleaned_up(small_settings):
+    build_index(small_settings, embedder=KeywordEncoder())
+    mine = small_settings.index_dir / "v-notes"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine", encoding="utf-8")
+    build_index(small_settings, embedder=KeywordEncoder())
+    assert (mine / "keep.txt").read_text(encoding="utf-8") == "mine"

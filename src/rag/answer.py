@@ -97,7 +97,6 @@ MAX_SUPPORT = 2
 # A supporting passage must score within this many log-odds of the best passage, by the fitted ranker:
 # further down it adds reading, not answers (dev sweep in the README).
 SUPPORT_GAP = 1.0
-SENTENCE_GROUPS = ("cosine", "overlap", "kind", "shape", "passage")
 
 
 @dataclass(frozen=True)
@@ -140,8 +139,7 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits)
     units, scores = quotes.units, quotes.scores
-    order = np.argsort(-scores, kind="stable")
-    lead = units[int(order[0])] if units else None
+    lead = units[int(np.argmax(scores))] if units else None
     lead_hit = hits[lead.hit_rank] if lead else hits[0]
     chosen = [lead_hit]
     for hit in hits[:top_k]:

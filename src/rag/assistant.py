@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer import Answer, Quotes, compose_answer, score_units, small_talk_reply
-from .conversation import SMALL_TALK_SIMILARITY, SmallTalk, content_words, follow_up_signals
+from .conversation import SMALL_TALK_SIMILARITY, SmallTalk, follow_up_signals
 from .embedding import Embedder, make_embedder
 from .errors import InvalidQuestionError, InvalidSettingError
 from .index import Index, load_index
@@ -55,6 +55,12 @@ def clean_question(question: object, max_chars: int) -> str:
     return text
 
 
+def with_previous(vectors: np.ndarray) -> np.ndarray:
+    """A follow-up's vector: the question's, steered by the previous question's (rows 0 and 1 of `vectors`)."""
+    mixed = vectors[0] + HISTORY_WEIGHT * vectors[1]
+    return mixed / np.linalg.norm(mixed)
+
+
 def limit_blas_threads() -> None:
     """One BLAS thread: the matrix products here are small, and OpenBLAS threads left spinning after one
     slow down e5's own OpenMP threads (warm ask p50 36 -> 20 ms on 2 cores, README "Speed"). Concurrent
@@ -71,8 +77,8 @@ class Assistant:
         self.embedder = embedder
         self.settings = settings
         self.fitted = fitted or Fitted.load(index.manifest.get("embedder", settings.embedder))
-        self.retriever = Retriever(index, options, ranker=self.fitted.ranker)
-        self._small_talk = SmallTalk(embedder, self.fitted.info.get("small_talk_similarity", SMALL_TALK_SIMILARITY))
+        self.retriever = Retriever(index, options)
+        self.pleasantries = SmallTalk(embedder)
 
     @property
     def threshold(self) -> float:
@@ -130,7 +136,7 @@ class Assistant:
     def reading(self, text: str, language: str, search_text: str, query: np.ndarray, follow_up: bool = False,
                 options: RetrievalOptions | None = None) -> Reading:
         """The passages for one way of reading the question, and how sure they answer it."""
-        hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options)
+        hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options, ranker=self.fitted.ranker)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
                              self.fitted.sentence)
         confidence = self.confidence(text, search_text, language, hits, signals, quotes)
@@ -143,9 +149,8 @@ class Assistant:
         alone = self.reading(text, language, text, vectors[0], options=options)
         if previous is None:
             return alone, None, 0.0
-        mixed = vectors[0] + HISTORY_WEIGHT * vectors[1]
-        mixed = mixed / np.linalg.norm(mixed)
-        together = self.reading(text, language, f"{text} {previous}", mixed, follow_up=True, options=options)
+        together = self.reading(text, language, f"{text} {previous}", with_previous(vectors), follow_up=True,
+                                options=options)
         return alone, together, float(vectors[0] @ vectors[1])
 
     def read(self, text: str, language: str, previous: str | None, vectors: np.ndarray) -> Reading:
@@ -161,7 +166,8 @@ class Assistant:
         return together if depends else alone
 
     def small_talk(self, text: str, language: str, query: np.ndarray) -> bool:
-        return self._small_talk(text, language, query)
+        return self.pleasantries(text, language, query,
+                                 self.fitted.info.get("small_talk_similarity", SMALL_TALK_SIMILARITY))
 
     def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
                    quotes: Quotes | None = None) -> float:

@@ -50,9 +50,8 @@ def content_words(text: str, language: str) -> int:
 class SmallTalk:
     """Recognises pleasantries with the assistant's own embedder (their vectors computed once)."""
 
-    def __init__(self, embedder, threshold: float = SMALL_TALK_SIMILARITY) -> None:
+    def __init__(self, embedder) -> None:
         self.embedder = embedder
-        self.threshold = threshold
         self._vectors = None
         self._lock = threading.Lock()
 
@@ -63,9 +62,10 @@ class SmallTalk:
                     self._vectors = self.embedder.encode_queries(SMALL_TALK)
         return float((self._vectors @ query_vector).max())
 
-    def __call__(self, text: str, language: str, query_vector: np.ndarray) -> bool:
+    def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float) -> bool:
+        """`threshold`: the fitted cut for this embedder (fitted.py), SMALL_TALK_SIMILARITY without one."""
         return (content_words(text, language) <= SMALL_TALK_MAX_CONTENT_WORDS
-                and self.similarity(query_vector) >= self.threshold)
+                and self.similarity(query_vector) >= threshold)
 
 
 def follow_up_signals(text: str, language: str, alone_confidence: float, with_confidence: float,
@@ -82,7 +82,7 @@ def choose_small_talk_threshold(similarities: list[float], is_small_talk: list[b
     """The middle of the widest gap separating pleasantries from questions (training split), or, where
     they overlap, the cut with the fewest mistakes."""
     pairs = sorted(zip(similarities, is_small_talk))
-    best, best_errors = SMALL_TALK_SIMILARITY, len(pairs) + 1
+    best, best_errors, best_gap = SMALL_TALK_SIMILARITY, len(pairs) + 1, -1.0
     for i in range(1, len(pairs)):
         cut = (pairs[i - 1][0] + pairs[i][0]) / 2
         errors = sum(1 for s, t in pairs if (s >= cut) != t)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .answer import sentence_candidates
+from .assistant import with_previous
 from .confidence import question_signals
 from .conversation import follow_up_signals
 from .fitted import Fitted, fit_linear
@@ -21,8 +22,7 @@ def _gold(assistant, item):
     """(text, language, search_text, query vector) of a training question, read as its label says."""
     text, language, previous, vectors = assistant.prepare(item.question, item.history)
     if previous is not None and item.conversation == "follow_up":
-        mixed = vectors[0] + 0.5 * vectors[1]
-        return text, language, f"{text} {previous}", mixed / np.linalg.norm(mixed)
+        return text, language, f"{text} {previous}", with_previous(vectors)
     return text, language, text, vectors[0]
 
 
@@ -53,7 +53,8 @@ def fit_sentence(assistant, items, options: RetrievalOptions):
         if not item.answerable:
             continue
         _, _, search_text, query = _gold(assistant, item)
-        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options)
+        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options,
+                                                     ranker=assistant.fitted.ranker)
         units, features, unit_names = sentence_candidates(hits, assistant.index, query, search_text,
                                                           assistant.retriever.sentence_tokens, signals)
         label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
@@ -101,7 +102,7 @@ def fit_small_talk(assistant, items) -> float:
     for item in items:
         text, language, _, vectors = assistant.prepare(item.question, item.history)
         if content_words(text, language) <= SMALL_TALK_MAX_CONTENT_WORDS:
-            similarities.append(assistant._small_talk.similarity(vectors[0]))
+            similarities.append(assistant.pleasantries.similarity(vectors[0]))
             labels.append(item.small_talk)
     return choose_small_talk_threshold(similarities, labels)
 
@@ -129,7 +130,6 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
     fitted.follow_up = fit_follow_up(assistant, train, options)
     fitted.info["small_talk_similarity"] = fit_small_talk(
         assistant, [i for i in items if i.split == "train"])
-    assistant._small_talk.threshold = fitted.info["small_talk_similarity"]
     rows = sweep(run(assistant, dev), thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
     chosen = choose_threshold(rows, max_false_abstention=max_false_abstention)
     fitted.threshold = chosen["threshold"]
@@ -140,6 +140,5 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
 
 def install(assistant, fitted: Fitted, options: RetrievalOptions | None = None) -> None:
     assistant.fitted = fitted
-    assistant.retriever.ranker = fitted.ranker
     if options is not None:
         assistant.retriever.options = options

@@ -37,6 +37,9 @@ from .settings import Settings
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
 VERSION_PREFIX = "v-"
+# What write_index names a version folder (prefix, UTC stamp, tempfile's suffix): only such folders are
+# ever deleted, so a user's own "v-notes" folder beside an index is left alone.
+_VERSION_NAME = re.compile(r"v-\d{8}T\d{6}-[A-Za-z0-9_]+")
 MANIFEST = "manifest.json"
 CACHE = "cache"
 EMBED_BATCH = 64   # e5 runs about ten times slower one passage at a time than in batches
@@ -196,8 +199,12 @@ def check_index_target(index_dir: Path) -> None:
 
 
 def _is_ours(path: Path) -> bool:
-    return (path.name == CACHE and path.is_dir()) or (path.name.startswith(VERSION_PREFIX) and path.is_dir()) or \
+    return (path.name == CACHE and path.is_dir()) or (_is_version(path)) or \
         (path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"))
+
+
+def _is_version(path: Path) -> bool:
+    return bool(_VERSION_NAME.fullmatch(path.name)) and path.is_dir() and not path.is_symlink()
 
 
 def _is_legacy_index(index_dir: Path) -> bool:
@@ -220,7 +227,7 @@ def current_version(index_dir: Path) -> Path | None:
     except (OSError, UnicodeDecodeError):
         raise IndexMismatchError(f"the index pointer {index_dir / POINTER} is unreadable: rebuild it with "
                                  f"`rag index --out {index_dir}`") from None
-    if not name.startswith(VERSION_PREFIX) or "/" in name or "\\" in name or name in (".", ".."):
+    if not _VERSION_NAME.fullmatch(name):
         raise IndexMismatchError(f"the index pointer {index_dir / POINTER} is damaged: rebuild it with `rag index --out {index_dir}`")
     return index_dir / name
 
@@ -267,7 +274,7 @@ def _remove_retired(index_dir: Path, keep: str) -> None:
     for path in index_dir.iterdir():
         if path.name == keep:
             continue
-        if path.is_dir() and path.name.startswith(VERSION_PREFIX) and not path.is_symlink():
+        if _is_version(path):
             shutil.rmtree(path, ignore_errors=True)
         elif path.is_file() and path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"):
             path.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -128,10 +128,8 @@ class Hit:
     position: int          # row of the chunk in the index
     score: float           # the fitted ranking's log-odds that this passage answers
     dense: float           # mean cosine (chunk and best sentence) over the models
-    lexical: float         # BM25 scaled to [0, 1] by the question's best passage
     lexical_raw: float     # BM25 as it is: how much of the question's wording the passage holds
     sentence: int          # index (into Index.sentences) of the chunk's best-matching sentence
-    components: dict = field(default_factory=dict, compare=False)
 
 
 def fold(text: str) -> str:
@@ -220,19 +218,17 @@ class Signals:
     per_model: dict                  # model -> {"chunk": (n,), "sentence": (n,), "sentence_all": (n_sentences,)}
     lexical_raw: np.ndarray          # (n_chunks,) BM25
     sentence_sims: np.ndarray        # (n_sentences,) the combined vector's cosine with every sentence
-    tokens: tuple                    # the question's lexical tokens (glossary-expanded)
 
 
 class Retriever:
     # Signal groups, each a set of feature columns that an ablation can leave out.
     GROUPS = ("chunk", "sentence", "bm25", "routing", "kind")
 
-    def __init__(self, index: Index, options: RetrievalOptions | None = None, ranker=None) -> None:
+    def __init__(self, index: Index, options: RetrievalOptions | None = None) -> None:
         import bm25s
 
         self.index = index
         self.options = options or RetrievalOptions()
-        self.ranker = ranker
         self.models = index.models   # [(name, first column, last column)] of the stored vectors
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokenize(c.embedding_text()) for c in index.chunks], show_progress=False)
@@ -313,16 +309,16 @@ class Retriever:
             columns.append(kinds)
             names.append("kind.holds")
         features = np.column_stack(columns).astype(np.float32) if columns else np.zeros((n, 0), dtype=np.float32)
-        sentence_sims = index.sentence_vectors @ query_vector
+        # The combined vector's cosine is the mean of the models' (embedding.CombinedEmbedder): no second product.
+        sentence_sims = sum(parts["sentence_all"] for parts in per_model.values()) / len(per_model)
         return Signals(names=names, features=features, dense=dense, per_model=per_model, lexical_raw=raw,
-                       sentence_sims=sentence_sims, tokens=tokens)
+                       sentence_sims=sentence_sims)
 
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
                  options: RetrievalOptions | None = None, ranker=None) -> tuple[list[Hit], Signals]:
         """The `top_k` best chunks for `question`, whose embedding is `query_vector` (unit, 1-D), ranked by
         the fitted ranker (or, with none, by the mean cosine), and the signals they were ranked on."""
         signals = self.signals(question, query_vector, options)
-        ranker = ranker or self.ranker
         scores = ranker.decision(signals.features, signals.names) if ranker is not None else signals.dense.astype(np.float64)
         order = np.argsort(-scores, kind="stable")[:top_k]
         raw = signals.lexical_raw
@@ -331,10 +327,7 @@ class Retriever:
             own = self.index.chunk_sentences[position]
             best = int(own[np.argmax(signals.sentence_sims[own])]) if own.size else -1
             hits.append(Hit(chunk=self.index.chunks[position], position=int(position), score=float(scores[position]),
-                            dense=float(signals.dense[position]),
-                            lexical=float(raw[position] / raw.max()) if raw.max() > 0 else 0.0,
-                            lexical_raw=float(raw[position]), sentence=best,
-                            components={name: float(signals.features[position, i]) for i, name in enumerate(signals.names)}))
+                            dense=float(signals.dense[position]), lexical_raw=float(raw[position]), sentence=best))
         return hits, signals
 
 
