@@ -3,6 +3,7 @@ session-wide real index on the project corpus for the few end-to-end tests."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import ipaddress
@@ -183,3 +184,27 @@ def real_assistant(real_settings):
     from rag.assistant import Assistant
 
     return Assistant.load(settings=real_settings)
+
+
+@contextlib.contextmanager
+def served_on_loopback(app):
+    """`app` served by uvicorn on a free loopback port in a thread; yields its base URL, stops on exit."""
+    import threading
+    import time
+
+    uvicorn = require("uvicorn")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

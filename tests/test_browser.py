@@ -7,15 +7,11 @@ unless RAG_REQUIRE_BROWSER=1 (CI sets it), where a missing browser is a failure.
 
 import json
 import os
-import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import require
+from conftest import require, served_on_loopback
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,26 +33,12 @@ def _require(condition: bool, why: str) -> None:
 @pytest.fixture(scope="module")
 def server(real_assistant, tmp_path_factory):
     """The real app on http://127.0.0.1:<free port>, with a staff login configured."""
-    import uvicorn
-
     from rag.store import ExchangeStore
     from rag.web import create_app
 
     store = ExchangeStore(tmp_path_factory.mktemp("browser-data"))
-    app = create_app(real_assistant, store, *STAFF)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not uv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the app did not start"
-    yield f"http://127.0.0.1:{port}", store
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with served_on_loopback(create_app(real_assistant, store, *STAFF)) as url:
+        yield url, store
 
 
 @pytest.fixture(scope="module")

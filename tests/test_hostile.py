@@ -15,13 +15,12 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import require
+from conftest import require, served_on_loopback
 from test_web import StubAnswer, StubAssistant, auth
 
 require("fastapi")
@@ -406,21 +405,10 @@ def test_fuzzed_api_requests_never_get_a_500_or_a_traceback(tmp_path):
 
 def test_fifty_clients_get_every_answer_while_the_database_fails_halfway(tmp_path):
     httpx = require("httpx")
-    uvicorn = require("uvicorn")
     store = ExchangeStore(tmp_path / "data")
     app = create_app(StubAssistant(), store)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started
     # 6 s in the suite; RAG_FAILOVER_SECONDS=60 for the full minute (README figures)
-    url, seconds = f"http://127.0.0.1:{port}", float(os.environ.get("RAG_FAILOVER_SECONDS", "6"))
+    seconds = float(os.environ.get("RAG_FAILOVER_SECONDS", "6"))
     results = {"ok": 0, "unstored": 0, "failed": []}
 
     async def student(client, number, stop_at):
@@ -448,10 +436,7 @@ def test_fifty_clients_get_every_answer_while_the_database_fails_halfway(tmp_pat
             finally:
                 lock.close()
 
-    try:
+    with served_on_loopback(app) as url:
         health = asyncio.run(run())
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert results["failed"] == [] and results["ok"] > 100 and results["unstored"] > 0, results
     assert health["status"] == "degraded" and health["storage_failures"] == results["unstored"]
