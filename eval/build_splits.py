@@ -17,7 +17,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCES = ["student_answerable.jsonl", "student_out_of_scope.jsonl", "student_conversations.jsonl",
-           "student_answerable_2.jsonl", "student_out_of_scope_2.jsonl", "student_conversations_2.jsonl"]
+           "student_answerable_2.jsonl", "student_out_of_scope_2.jsonl", "student_conversations_2.jsonl",
+           "student_conversations_3.jsonl"]
 SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
 
 
@@ -36,14 +37,14 @@ def read(path: Path) -> list[dict]:
 
 
 def main() -> None:
-    qa = [r for r in read(HERE / "qa.jsonl") if not r["id"].startswith("s2")]
-    blind = [r for r in read(HERE / "blind_check.jsonl") if not r["id"].startswith("s2")]
-    for r in qa:
-        r["split"] = {"dev": "train"}.get(r["split"], r["split"])
+    sourced = {name: read(HERE / "sources" / name) for name in SOURCES}
+    merged = {r["id"] for rows in sourced.values() for r in rows}   # re-running replaces them, never doubles them
+    qa = [r for r in read(HERE / "qa.jsonl") if r["id"] not in merged]
+    blind = [r for r in read(HERE / "blind_check.jsonl") if r["id"] not in merged]
     for r in blind:
         r["split"] = "blind"
     for name in SOURCES:
-        for r in read(HERE / "sources" / name):
+        for r in sourced[name]:
             r["split"] = split_of(r["id"])
             (blind if r["split"] == "blind" else qa).append(r)
     for path, rows in ((HERE / "qa.jsonl", qa), (HERE / "blind_check.jsonl", blind)):
