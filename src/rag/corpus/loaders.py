@@ -102,6 +102,9 @@ def read_html(html: str, fallback_title: str) -> list[Section]:
     if not title:
         h1 = root.find("h1")
         title = _clean_line(h1.get_text(" ")) if h1 else fallback_title
+    for text in root.find_all(string=True):   # HTML's own rule: a run of white space is one space
+        if not text.find_parent("pre") and re.search(r"\s\s|[\n\t\r]", text):
+            text.replace_with(NavigableString(re.sub(r"\s+", " ", text)))
     for tag in root.find_all(re.compile(r"^h[1-6]$")):
         tag.replace_with(NavigableString(f"\n{_HEADING_MARK}{_clean_line(tag.get_text(' '))}\n"))
     for tag in root.find_all(_HTML_BLOCKS):   # block boundaries are line boundaries
@@ -189,20 +192,35 @@ def read_pdf(path: Path, title: str) -> list[Section]:
     except (PdfReadError, OSError, ValueError, KeyError, TypeError) as exc:
         raise CorpusError(f"corpus file {path} is not a readable PDF ({exc})") from None
     title = _clean_line(info_title) or title
-    sections = [Section(title=title, heading="", text=text, page=number)
-                for number, text in enumerate((reflow(p) for p in pages), start=1) if text]
+    sections = []
+    for number, text in enumerate((reflow(p) for p in pages), start=1):
+        heading = _first_line_heading(text)
+        # The heading line leaves the text, as an HTML heading does: it is the passage's section, and a
+        # quoted answer should be a sentence, not a heading.
+        text = text[len(heading):].strip() if heading else text
+        if text:
+            sections.append(Section(title=title, heading=heading, text=text, page=number))
     if not sections:
         raise CorpusError(f"corpus file {path} holds no extractable text (a scanned PDF needs OCR first)")
     return sections
 
 
+def _first_line_heading(text: str) -> str:
+    """A page's first line is its heading when it reads like one: short, no closing punctuation."""
+    first, _, rest = text.partition("\n")
+    return first if rest and len(first) <= 100 and not first.endswith((".", ";", ",", ":")) else ""
+
+
 def reflow(page_text: str) -> str:
     """A PDF page's visual lines joined back into sentences: a line that does not end a sentence and is
-    followed by one starting in lower case continues it (the answer quotes sentences, not visual lines)."""
+    followed by one starting in lower case (or by a figure after a lower-case word: "from 9:00 to / 13:00")
+    continues it (the answer quotes sentences, not visual lines)."""
     lines = [_clean_line(line) for line in page_text.replace("\r", "\n").split("\n")]
     out: list[str] = []
     for line in lines:
-        if out and line and out[-1] and not out[-1].endswith((".", "!", "?", ":", ";")) and line[0].islower():
+        previous = out[-1] if out else ""
+        continues = line and (line[0].islower() or (line[0].isdigit() and previous[-1:].islower()))
+        if previous and continues and not previous.endswith((".", "!", "?", ":", ";")):
             out[-1] = f"{out[-1][:-1]}{line}" if out[-1].endswith("-") and out[-1][-2:-1].isalpha() else f"{out[-1]} {line}"
         else:
             out.append(line)
