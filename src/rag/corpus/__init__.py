@@ -20,7 +20,7 @@ from ..errors import CorpusError
 from .loaders import Section, read_sections, read_text
 from .sources import METADATA_FILE, Source, institutions_of, read_sources
 
-__all__ = ["Document", "Section", "Source", "load_corpus", "corpus_fingerprint", "document_hashes", "read_sources",
+__all__ = ["Document", "Section", "Source", "load_corpus", "load_documents", "corpus_fingerprint", "document_hashes", "read_sources",
            "institutions_of", "METADATA_FILE"]
 
 # Lines (or line endings) that are web-page furniture, not content.
@@ -76,7 +76,10 @@ def document_hashes(corpus_dir: Path, sources: list[Source] | None = None) -> di
 def load_corpus(corpus_dir: Path, deduplicate: bool = True) -> list[Document]:
     """The cleaned documents, in the metadata's order of precedence. `deduplicate=False` keeps lines that
     an earlier document already holds (`rag corpus check` looks for them)."""
-    sources = read_sources(corpus_dir)
+    return load_documents(corpus_dir, read_sources(corpus_dir), deduplicate)
+
+
+def load_documents(corpus_dir: Path, sources: list[Source], deduplicate: bool = True) -> list[Document]:
     raw = {s.id: read_text(Path(corpus_dir) / s.file) for s in sources if s.format == ".txt"}
     sections = {s.id: read_sections(Path(corpus_dir) / s.file, s.title) for s in sources if s.format != ".txt"}
     # Web-extraction repairs apply to the .txt files only, with the vocabulary of the .txt files only: the

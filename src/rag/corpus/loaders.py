@@ -151,7 +151,8 @@ def read_markdown(text: str, fallback_title: str) -> list[Section]:
             in_heading = None
         elif token.type in ("fence", "code_block"):
             lines.extend(("line", line.rstrip()) for line in token.content.split("\n"))
-        elif token.type in ("paragraph_close", "bullet_list_close", "ordered_list_close", "table_close"):
+        elif token.type in ("bullet_list_close", "ordered_list_close", "table_close") or \
+                (token.type == "paragraph_close" and not token.hidden):   # items of a tight list stay together
             lines.append(("line", ""))
     return _sections_from_lines(_squeeze_blank(lines), title or fallback_title)
 
