@@ -71,23 +71,20 @@ class Index:
 
     @cached_property
     def institutions(self) -> dict[str, re.Pattern]:
-        """{institution: pattern of its names}, from sources.json (names and `institution_aliases`) as recorded
-        in the manifest; an index without them knows each institution by its own name only."""
+        """{institution: pattern of its names} from sources.json (its names and `institution_aliases`)."""
         from .corpus.sources import institution_patterns
 
         return institution_patterns(self.institution_info)
 
     @cached_property
     def institution_info(self) -> dict[str, dict]:
-        """{institution: {"aliases", "contact"}} as sources.json gives them, in its order."""
-        info = self.manifest.get("institutions")
-        if isinstance(info, dict) and info:
-            return info
-        first_url = {}
-        for c in self.chunks:
-            first_url.setdefault(c.institution, c.url)
-        return {name: {"aliases": [], "contact": {"fr": f"à l'établissement ({name}) : {url}", "en": f"the {name}: {url}"}}
-                for name, url in first_url.items()}
+        """{institution: {"aliases", "contact"}} as recorded from sources.json, in its order (an index without
+        them knows each institution by its name, its office by its link)."""
+        from .corpus.sources import default_contact
+
+        first_url = {c.institution: c.url for c in reversed(self.chunks)}
+        return self.manifest.get("institutions") or {n: {"aliases": [], "contact": default_contact(n, first_url[n])}
+                                                     for n in dict.fromkeys(c.institution for c in self.chunks)}
 
     @cached_property
     def languages(self) -> frozenset[str]:

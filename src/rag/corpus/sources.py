@@ -130,9 +130,12 @@ def institutions_of(sources: list[Source]) -> dict[str, dict]:
             info["contact"] = source.contact
     for name, info in result.items():
         if info["contact"] is None:
-            url = next(s.url for s in sources if s.institution == name)
-            info["contact"] = {"fr": f"à l'établissement ({name}) : {url}", "en": f"the {name}: {url}"}
+            info["contact"] = default_contact(name, next(s.url for s in sources if s.institution == name))
     return result
+
+
+def default_contact(institution: str, url: str) -> dict[str, str]:
+    return {"fr": f"à l'établissement ({institution}) : {url}", "en": f"the {institution}: {url}"}
 
 
 def today() -> dt.date:
