@@ -106,6 +106,16 @@ def test_html_title_and_headings_become_title_and_sections_and_page_furniture_go
         assert debris not in text
 
 
+def test_an_articles_own_header_is_content_the_pages_header_is_not(small_settings):
+    add_source(small_settings.corpus_dir, "news.html", "<html><body><header>Menu Accueil Contact</header><article>"
+               "<header><h2>Nouvelle salle de sport</h2><p>Publié le 3 mars 2026.</p></header>"
+               "<p>La salle de musculation du campus ouvre le lundi 9 mars.</p></article>"
+               "<footer>Mentions légales</footer></body></html>")
+    chunks = [c for c in chunk_documents(load_corpus(small_settings.corpus_dir)) if c.source == "news"]
+    assert [c.section for c in chunks] == ["Nouvelle salle de sport"]
+    assert chunks[0].text.split() == "Publié le 3 mars 2026. La salle de musculation du campus ouvre le lundi 9 mars.".split()
+
+
 def test_markdown_headings_become_sections(small_settings):
     add_source(small_settings.corpus_dir, "sport.md", "# Le sport à l'UPHF\n\nIntro du service des sports.\n\n"
                "## Inscription\n\nL'inscription se fait en ligne sur l'ENT, voir [le portail](https://ent.example).\n\n"

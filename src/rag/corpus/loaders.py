@@ -20,8 +20,12 @@ from pathlib import Path
 from ..errors import CorpusError
 
 # Page furniture: never content, whatever the page.
-_HTML_DEBRIS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "svg",
-                "iframe", "button", "select", "dialog")
+_HTML_DEBRIS = ("script", "style", "noscript", "template", "nav", "aside", "form", "svg", "iframe", "button",
+                "select", "dialog")
+# A page's header and footer are furniture; an article's or a section's own <header> holds its heading (HTML's
+# rule: only a header outside article, aside, main, nav and section is the page's banner).
+_HTML_PAGE_PARTS = ("header", "footer")
+_HTML_SECTIONING = ("article", "aside", "main", "nav", "section")
 _HTML_DEBRIS_ROLES = ("navigation", "banner", "contentinfo", "search", "menu", "menubar", "complementary")
 _HTML_BLOCKS = ("p", "div", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "section", "article", "main",
                 "blockquote", "pre", "figure", "figcaption", "br", "hr", "address")
@@ -91,7 +95,11 @@ def read_html(html: str, fallback_title: str) -> list[Section]:
     soup = BeautifulSoup(html, "html.parser")
     title = _clean_line(soup.title.get_text()) if soup.title and soup.title.get_text(strip=True) else ""
     for tag in soup.find_all(_HTML_DEBRIS):
-        tag.decompose()
+        if not tag.decomposed:
+            tag.decompose()
+    for tag in soup.find_all(_HTML_PAGE_PARTS):
+        if not tag.decomposed and tag.find_parent(_HTML_SECTIONING) is None:
+            tag.decompose()
     for tag in soup.find_all(attrs={"role": True}):
         if not tag.decomposed and tag.get("role") in _HTML_DEBRIS_ROLES:
             tag.decompose()
