@@ -118,6 +118,11 @@ def write_corpus(folder: Path) -> Path:
         {"id": "upjv", "file": "upjv.txt", "title": "UPJV strategy", "institution": "UPJV", "language": "en", "url": "https://www.u-picardie.fr"},
         {"id": "lille", "file": "lille.txt", "title": "Lille strategy", "institution": "Université de Lille", "language": "en", "url": "https://www.univ-lille.fr"},
     ]
+    for source in sources:
+        source["checked_on"] = "2026-11-23"
+    # The office an abstention names comes from sources.json, as in the project's corpus.
+    sources[0]["contact"] = {"fr": "au Pôle de relations internationales de l'UPHF : international_in@uphf.fr",
+                             "en": "the UPHF international relations office: international_in@uphf.fr"}
     (folder / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
     return folder
 

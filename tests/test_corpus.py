@@ -42,3 +42,127 @@ def test_a_corpus_file_that_is_not_utf8_is_a_clear_error(small_settings):
     (small_settings.corpus_dir / "lille.txt").write_bytes(b"caf\xe9 \xff\xfe")
     with pytest.raises(CorpusError, match="not UTF-8"):
         load_corpus(small_settings.corpus_dir)
+
+
+# --- Formats, metadata, the project's texts unchanged ---------------------------------------------------
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from rag.chunking import chunk_documents  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "new_document"
+PROJECT_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def add_source(corpus: Path, file: Path | str, text: str | bytes | None = None, **fields) -> dict:
+    """Put a file in the corpus folder (copied, or written from `text`) and its entry in sources.json."""
+    name = Path(file).name
+    if text is None:
+        shutil.copy(file, corpus / name)
+    elif isinstance(text, bytes):
+        (corpus / name).write_bytes(text)
+    else:
+        (corpus / name).write_text(text, encoding="utf-8")
+    entry = {"id": Path(name).stem, "file": name, "title": Path(name).stem, "institution": "UPHF", "language": "fr",
+             "url": "https://www.uphf.fr", "checked_on": "2026-11-27", **fields}
+    sources = json.loads((corpus / "sources.json").read_text(encoding="utf-8"))
+    (corpus / "sources.json").write_text(json.dumps(sources + [entry], ensure_ascii=False), encoding="utf-8")
+    return entry
+
+
+def test_the_five_project_texts_give_the_same_passages_as_before_the_new_formats():
+    # The chunks (text, title, section, id, link) of the five .txt files as the code before issue 12 cut them:
+    # 122 chunks; any change to how .txt files are read moves this hash, and with it every measured figure.
+    settings = Settings(corpus_dir=PROJECT_CORPUS)
+    chunks = chunk_documents(load_corpus(PROJECT_CORPUS), settings.chunk_size, settings.chunk_overlap)
+    blob = json.dumps([c.to_dict() for c in chunks], ensure_ascii=False, sort_keys=True)
+    assert len(chunks) == 122
+    assert hashlib.sha256(blob.encode()).hexdigest() == "e5ca6e47eafb6705b911d2e574ff06a3981cb1f2e2f800464fd920569d2e274d"
+
+
+def test_adding_a_document_leaves_the_text_files_passages_as_they_were(small_settings):
+    corpus = small_settings.corpus_dir
+    before = [c for c in chunk_documents(load_corpus(corpus))]
+    add_source(corpus, FIXTURES / "suaps-artois.html", institution="Université d'Artois")
+    after = chunk_documents(load_corpus(corpus))
+    assert [c for c in after if c.source != "suaps-artois"] == before
+
+
+def test_html_title_and_headings_become_title_and_sections_and_page_furniture_goes(small_settings):
+    add_source(small_settings.corpus_dir, FIXTURES / "suaps-artois.html")
+    chunks = [c for c in chunk_documents(load_corpus(small_settings.corpus_dir)) if c.source == "suaps-artois"]
+    assert {c.title for c in chunks} == {"SUAPS — le service des sports de l'Université d'Artois"}
+    assert {"S'inscrire au SUAPS", "Horaires du gymnase Jean Bosco"} <= {c.section for c in chunks}
+    fee = next(c for c in chunks if c.section == "S'inscrire au SUAPS")
+    # a paragraph's source line breaks are spaces, as in a browser
+    assert "La carte sport coûte 20 € pour l'année universitaire" in fee.text
+    text = "\n".join(c.text for c in chunks)
+    for debris in ("Formation | Recherche", "Accueil ›", "Mentions légales", "analytics", "font-family",
+                   "lettre d'information", "Se connecter"):
+        assert debris not in text
+
+
+def test_an_articles_own_header_is_content_the_pages_header_is_not(small_settings):
+    add_source(small_settings.corpus_dir, "news.html", "<html><body><header>Menu Accueil Contact</header><article>"
+               "<header><h2>Nouvelle salle de sport</h2><p>Publié le 3 mars 2026.</p></header>"
+               "<p>La salle de musculation du campus ouvre le lundi 9 mars.</p></article>"
+               "<footer>Mentions légales</footer></body></html>")
+    chunks = [c for c in chunk_documents(load_corpus(small_settings.corpus_dir)) if c.source == "news"]
+    assert [c.section for c in chunks] == ["Nouvelle salle de sport"]
+    assert chunks[0].text.split() == "Publié le 3 mars 2026. La salle de musculation du campus ouvre le lundi 9 mars.".split()
+
+
+def test_markdown_headings_become_sections(small_settings):
+    add_source(small_settings.corpus_dir, "sport.md", "# Le sport à l'UPHF\n\nIntro du service des sports.\n\n"
+               "## Inscription\n\nL'inscription se fait en ligne sur l'ENT, voir [le portail](https://ent.example).\n\n"
+               "## Horaires\n\n- Lundi : de 12h à 14h pour le badminton.\n- Mardi : de 18h à 20h pour la natation.\n")
+    chunks = [c for c in chunk_documents(load_corpus(small_settings.corpus_dir)) if c.source == "sport"]
+    sections = {c.section: c.text for c in chunks}
+    assert {c.title for c in chunks} == {"Le sport à l'UPHF"}
+    assert "(https://ent.example)" in sections["Inscription"] and "#" not in sections["Inscription"]
+    assert sections["Horaires"].split("\n") == ["Lundi : de 12h à 14h pour le badminton.", "Mardi : de 18h à 20h pour la natation."]
+
+
+def test_pdf_text_is_read_per_page_and_the_citation_links_to_its_page(small_settings):
+    add_source(small_settings.corpus_dir, FIXTURES / "sports-guide-artois.pdf", language="en",
+               url="https://www.univ-artois.example/sports.pdf")
+    chunks = [c for c in chunk_documents(load_corpus(small_settings.corpus_dir)) if c.source == "sports-guide-artois"]
+    by_page = {c.url.rsplit("#page=", 1)[1]: c for c in chunks}
+    assert set(by_page) == {"1", "2"}
+    assert by_page["2"].section == "Opening hours and competitions"
+    # visual lines joined back into sentences: "… from 9:00 to" / "13:00." is one sentence
+    assert "on Saturday from 9:00 to 13:00." in by_page["2"].text
+    assert by_page["1"].title == "Sports guide for international students"   # the PDF's own title
+
+
+def test_a_pdf_that_is_not_a_pdf_is_a_clear_error(small_settings):
+    add_source(small_settings.corpus_dir, "broken.pdf", b"%PDF-1.4 this is not really a PDF")
+    with pytest.raises(CorpusError, match="broken.pdf is not a readable PDF"):
+        load_corpus(small_settings.corpus_dir)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda e: e.pop("checked_on"), "lacks checked_on"),
+    (lambda e: e.update(checked_on="last week"), "checked_on"),
+    (lambda e: e.update(language="French"), "language"),
+    (lambda e: e.update(url="www.uphf.fr"), "url"),
+    (lambda e: e.update(file="../secrets.txt"), "inside the corpus folder"),
+])
+def test_invalid_metadata_is_refused_with_the_field_named(small_settings, change, words):
+    path = small_settings.corpus_dir / "sources.json"
+    sources = json.loads(path.read_text(encoding="utf-8"))
+    change(sources[1])
+    path.write_text(json.dumps(sources), encoding="utf-8")
+    with pytest.raises(CorpusError, match=f"source #2 \\(uphf-extra\\).*{words}"):
+        load_corpus(small_settings.corpus_dir)
+
+
+def test_the_project_metadata_is_valid_with_its_dates():
+    from rag.corpus import read_sources
+
+    sources = read_sources(PROJECT_CORPUS)
+    assert len(sources) == 5 and all(s.checked_on.isoformat() == "2026-11-23" for s in sources)

@@ -175,14 +175,40 @@ def test_an_unchanged_corpus_is_not_embedded_again_and_a_changed_file_only_its_o
 
     first = build_index(small_settings, embedder=Counting())
     assert first.embedded == first.passages > 0
+    assert first.line().startswith("indexed 5 documents:")   # no earlier index: nothing to compare with
     again = build_index(small_settings, embedder=Counting())
     assert again.embedded == 0 and "0 of" in again.line()
+    assert again.line().startswith("indexed 5 documents (0 new or changed, 5 unchanged):")
     calls.clear()
     (small_settings.corpus_dir / "lille.txt").write_text(
         "The University of Lille opened an office in Belo Horizonte in Brazil in 2020.\n", encoding="utf-8")
     changed = build_index(small_settings, embedder=Counting())
     assert 0 < changed.embedded <= 3 and all("2020" in text or "Lille" in text for text in calls)
+    assert changed.line().startswith("indexed 5 documents (1 new or changed, 4 unchanged):")
     assert load_index(small_settings).chunks
+
+
+def test_a_new_pdf_document_embeds_only_its_own_passages(small_settings):
+    from test_corpus import FIXTURES, add_source
+
+    calls = []
+
+    class Counting(KeywordEncoder):
+        def encode_passages(self, texts):
+            calls.extend(texts)
+            return super().encode_passages(texts)
+
+    build_index(small_settings, embedder=Counting())
+    calls.clear()
+    add_source(small_settings.corpus_dir, FIXTURES / "sports-guide-artois.pdf", language="en")
+    summary = build_index(small_settings, embedder=Counting())
+    from rag.chunking import split_sentences
+
+    own = [c for c in load_index(small_settings).chunks if c.source == "sports-guide-artois"]
+    own_texts = {c.embedding_text() for c in own} | {s for c in own for s in split_sentences(c.text)}
+    assert own and summary.embedded == len(calls) > 0
+    assert set(calls) <= own_texts   # the new document's passages and sentences, nothing of the others
+    assert "(1 new or changed, 5 unchanged)" in summary.line()
 
 
 def test_only_version_folders_this_program_named_are_cleaned_up(small_settings):

@@ -31,20 +31,6 @@ MAX_SCORE_GAP = 0.3
 # A sentence holding the kind of fact asked for (see retrieval.ANSWER_TYPES) is preferred as the answer.
 ANSWER_TYPE_BONUS = 0.25
 
-# The offices the corpus names (uphf-faq, page "Contact"; UPJV and Lille give only their home pages).
-OFFICES = {
-    "UPHF": {
-        "fr": "au Pôle de relations internationales de l'UPHF : international_in@uphf.fr (mobilité entrante), "
-              "international_out@uphf.fr (mobilité sortante), pri@uphf.fr (accords hors Europe)",
-        "en": "the UPHF international relations office (Pôle de relations internationales): international_in@uphf.fr "
-              "for incoming students, international_out@uphf.fr for outgoing students, pri@uphf.fr otherwise",
-    },
-    "UPJV": {"fr": "à l'UPJV : https://www.u-picardie.fr", "en": "the UPJV: https://www.u-picardie.fr"},
-    "Université de Lille": {"fr": "à l'Université de Lille : https://www.univ-lille.fr",
-                            "en": "the Université de Lille: https://www.univ-lille.fr"},
-}
-
-
 @dataclass(frozen=True)
 class Citation:
     n: int
@@ -137,7 +123,7 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
     """Below `threshold`, `confidence` makes the answer an abstention. `context` is the question with the
     conversation's previous one when it is a follow-up: what the quoted sentences should match."""
     if not hits or confidence < threshold:
-        return abstain(question, language, confidence, hits)
+        return abstain(question, language, confidence, hits, index)
     units, scores = quotes.units, quotes.scores
     lead = units[int(np.argmax(scores))] if units else None
     lead_hit = hits[lead.hit_rank] if lead else hits[0]
@@ -246,10 +232,14 @@ def small_talk_reply(question: str, language: str) -> Answer:
                   citations=[], confidence=1.0, small_talk=True)
 
 
-def abstain(question: str, language: str, confidence: float, hits: list[Hit]) -> Answer:
-    named = named_institutions(question)
-    institution = next(iter(named)) if len(named) == 1 else "UPHF"
-    office = OFFICES[institution]["fr" if language == "fr" else "en"]
+def abstain(question: str, language: str, confidence: float, hits: list[Hit], index: Index) -> Answer:
+    """The texts do not answer: say so and name the office of the institution asked about (sources.json's
+    `contact`), or of the first institution of sources.json when the question names none or several."""
+    offices = index.institution_info
+    named = named_institutions(question, index.institutions)
+    institution = next(iter(named)) if len(named) == 1 else next(iter(offices))
+    contact = offices[institution]["contact"]
+    office = contact.get("fr" if language == "fr" else "en") or next(iter(contact.values()))
     text = message(language, "abstain") + " " + message(language, "contact", office=office)
     return Answer(question=question, language=language, answer=text, abstained=True, citations=[],
                   confidence=confidence, retrieved=hits)

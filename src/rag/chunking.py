@@ -1,6 +1,7 @@
 """Stage 2: cut documents into passages that follow their structure, and passages into sentences.
 
-A multi-page document (the UPHF FAQ) is split into pages at two or more blank lines, the first line of
+A parsed document (.md, .html, .pdf) comes in sections already (headings, PDF pages). A multi-page text
+file (the UPHF FAQ) is split into pages at two or more blank lines, the first line of
 a page being its title; a page into sections at single blank lines; a section longer than
 `chunk_size` by langchain's RecursiveCharacterTextSplitter, on line then sentence boundaries.
 A chunk's id is derived from its source and text, so it survives rebuilds unless the text changes.
@@ -50,7 +51,9 @@ def chunk_documents(documents: list[Document], chunk_size: int = 700, chunk_over
     chunks: list[Chunk] = []
     seen: set[str] = set()
     for doc in documents:
-        for title, section, text in iter_sections(doc):
+        for title, section, text, page in iter_sections(doc):
+            # A PDF's passage links to its page: viewers open `file.pdf#page=3` there.
+            url = f"{doc.url}#page={page}" if page is not None else doc.url
             pieces = [text] if len(text) <= chunk_size else splitter.split_text(text)
             for piece in pieces:
                 piece = piece.strip()
@@ -61,12 +64,17 @@ def chunk_documents(documents: list[Document], chunk_size: int = 700, chunk_over
                     continue
                 seen.add(chunk_id)
                 chunks.append(Chunk(id=chunk_id, source=doc.id, title=title, section=section, text=piece,
-                                    institution=doc.institution, language=doc.language, url=doc.url))
+                                    institution=doc.institution, language=doc.language, url=url))
     return chunks
 
 
 def iter_sections(doc: Document):
-    """(page title, section heading, section text) for each section of `doc`, in order."""
+    """(page title, section heading, section text, PDF page or None) for each section of `doc`, in order.
+    A parsed document (.md, .html, .pdf) brings its own sections; a .txt file is cut at blank lines."""
+    for part in doc.sections:
+        yield shorten(part.title) or doc.title, shorten(part.heading), part.text, part.page
+    if doc.sections:
+        return
     pages = _PAGE_BREAK.split(doc.text.strip()) if doc.multi_page else [doc.text.strip()]
     for page in pages:
         if not page.strip():
@@ -75,7 +83,7 @@ def iter_sections(doc: Document):
         for block in merge_headings(_SECTION_BREAK.split(page.strip())):
             lines = block.split("\n")
             heading = lines[0].strip() if len(lines) > 1 and is_heading(lines[0]) else ""
-            yield title, heading if shorten(heading) != title else "", block.strip()
+            yield title, heading if shorten(heading) != title else "", block.strip(), None
 
 
 def merge_headings(blocks: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The `rag` command: index, ask, eval, bench, load, serve. An edge: it parses, calls the core, prints."""
+"""The `rag` command: index, corpus check, ask, eval, bench, load, serve. An edge: it parses, calls the core, prints."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
     p.add_argument("--out", type=Path, help="index folder to write (default: index/)")
     p.add_argument("--embedder", help="use-multilingual-v3 (default, offline) or a sentence-transformers model name or folder")
+
+    p = sub.add_parser("corpus", help="work on the corpus folder: `rag corpus check`")
+    corpus = p.add_subparsers(dest="corpus_command", required=True, parser_class=_Parser)
+    c = corpus.add_parser("check", help="report unreadable files, missing or invalid metadata, near-duplicate "
+                                        "passages and expired sources; exit 2 on errors, 0 with warnings only")
+    c.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
 
     p = sub.add_parser("ask", help="answer one question, or a batch with --batch")
     p.add_argument("question", nargs="?", help="the question, in any language")
@@ -125,6 +131,21 @@ def cmd_index(args) -> int:
     summary = build_index(settings_from(args), progress=sys.stderr.isatty())
     print(summary.line())
     return 0
+
+
+def cmd_corpus(args) -> int:
+    from .corpus.check import check_corpus, report
+    from .corpus.sources import read_raw_entries
+
+    settings = settings_from(args)
+    findings = check_corpus(settings.corpus_dir, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    try:
+        sources = len(read_raw_entries(settings.corpus_dir))
+    except RagError:
+        sources = 0
+    text, status = report(findings, sources)
+    print(text)
+    return status
 
 
 def cmd_ask(args) -> int:
@@ -244,7 +265,7 @@ def cmd_serve(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "bench": cmd_bench, "load": cmd_load,
+COMMANDS = {"index": cmd_index, "corpus": cmd_corpus, "ask": cmd_ask, "eval": cmd_eval, "bench": cmd_bench, "load": cmd_load,
             "serve": cmd_serve}
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ The evidence (signals) of one question, each a column the logistic regression of
   so rare that only the best passage uses them (PAEH, OID);
 - a university named whose passage is not the best one (a kind of fact asked that none of the three best
   passages holds was evidence too, until measured: without it the dev and blind AUC both rose);
-- whether the question is in one of the corpus's languages (cross-language cosines run lower).
+- whether the question is in one of the languages the texts are written in (from sources.json;
+  cross-language cosines run lower).
 The weights and the threshold are fitted (train split) and chosen (dev split) by `rag eval --fit`.
 """
 
@@ -22,7 +23,6 @@ import numpy as np
 from .retrieval import Hit, Signals, named_institutions, tokenize
 
 GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "institution", "language")
-CORPUS_LANGUAGES = ("fr", "en")
 
 
 def question_signals(retriever, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
@@ -52,9 +52,9 @@ def question_signals(retriever, text: str, search_text: str, language: str, hits
         values["names.unknown_years"] = float(min(1, len(retriever.unknown_years(text))))
         values["names.rare_in_best"] = 1.0 if retriever.rare_names(text, best) else 0.0
     if "institution" not in drop:
-        named = named_institutions(search_text)
+        named = named_institutions(search_text, retriever.index.institutions)
         values["institution.other"] = 1.0 if len(named) == 1 and best.chunk.institution not in named else 0.0
     if "language" not in drop:
-        values["language.corpus"] = 1.0 if language in CORPUS_LANGUAGES else 0.0
+        values["language.corpus"] = 1.0 if language in retriever.index.languages else 0.0
     names = list(values)
     return np.array([values[n] for n in names], dtype=np.float64), names

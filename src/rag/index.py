@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Chunk, chunk_documents, split_sentences
-from .corpus import corpus_fingerprint, load_corpus
+from .corpus import corpus_fingerprint, document_hashes, institutions_of, load_corpus, read_sources
 from .embedding import Embedder, make_embedder, members
 from .errors import IndexBuildError, IndexMismatchError, IndexMissingError, IndexTargetError
 from .settings import Settings
@@ -70,6 +70,28 @@ class Index:
         return spans
 
     @cached_property
+    def institutions(self) -> dict[str, re.Pattern]:
+        """{institution: pattern of its names} from sources.json (its names and `institution_aliases`)."""
+        from .corpus.sources import institution_patterns
+
+        return institution_patterns(self.institution_info)
+
+    @cached_property
+    def institution_info(self) -> dict[str, dict]:
+        """{institution: {"aliases", "contact"}} as recorded from sources.json, in its order (an index without
+        them knows each institution by its name, its office by its link)."""
+        from .corpus.sources import default_contact
+
+        first_url = {c.institution: c.url for c in reversed(self.chunks)}
+        return self.manifest.get("institutions") or {n: {"aliases": [], "contact": default_contact(n, first_url[n])}
+                                                     for n in dict.fromkeys(c.institution for c in self.chunks)}
+
+    @cached_property
+    def languages(self) -> frozenset[str]:
+        """The languages the texts are written in."""
+        return frozenset(c.language for c in self.chunks)
+
+    @cached_property
     def chunk_sentences(self) -> list[np.ndarray]:
         """Rows of `sentences` belonging to each chunk, computed once instead of on every answer."""
         return [np.flatnonzero(self.sentence_chunk == position) for position in range(len(self.chunks))]
@@ -84,9 +106,11 @@ class BuildSummary:
     seconds: float
     embedded: int = 0      # passage vectors computed (the others came from the cache)
     passages: int = 0      # passage vectors needed, over every model
+    changed: int | None = None   # documents new or changed since the index this build replaces (None: no index)
 
     def line(self) -> str:
-        return (f"indexed {self.documents} documents: {self.chunks} chunks, {self.sentences} sentences, "
+        since = "" if self.changed is None else f" ({self.changed} new or changed, {self.documents - self.changed} unchanged)"
+        return (f"indexed {self.documents} documents{since}: {self.chunks} chunks, {self.sentences} sentences, "
                 f"{self.dimension} dimensions, {self.embedded} of {self.passages} passage vectors embedded "
                 f"(the rest cached), {self.seconds:.1f} s")
 
@@ -95,6 +119,9 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     started = time.perf_counter()
     check_index_target(settings.index_dir)   # before minutes of embedding, not after
     fingerprint = corpus_fingerprint(settings.corpus_dir)
+    sources = read_sources(settings.corpus_dir)
+    hashes = document_hashes(settings.corpus_dir, sources)
+    previous = _previous_hashes(settings.index_dir)
     documents = load_corpus(settings.corpus_dir)
     chunks = chunk_documents(documents, settings.chunk_size, settings.chunk_overlap)
     assert chunks, "the corpus produced no chunks"
@@ -124,6 +151,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         "chunk_overlap": settings.chunk_overlap,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "documents": [d.id for d in documents],
+        "document_hashes": hashes,
+        "institutions": institutions_of(sources),
         "chunks": [c.to_dict() for c in chunks],
         "sentences": [[int(o), s] for o, s in zip(owners, sentences)],
     }
@@ -132,7 +161,19 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         cache.save()
     return BuildSummary(len(documents), len(chunks), len(sentences), int(chunk_vectors.shape[1]),
                         time.perf_counter() - started, embedded=sum(c.embedded for c in caches),
-                        passages=len(caches) * (len(chunks) + len(sentences)))
+                        passages=len(caches) * (len(chunks) + len(sentences)),
+                        changed=None if previous is None else sum(previous.get(i) != h for i, h in hashes.items()))
+
+
+def _previous_hashes(index_dir: Path) -> dict[str, str] | None:
+    """Each document's hash in the index being replaced, or None if there is none (or it predates them)."""
+    try:
+        version = current_version(index_dir)
+        manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8")) if version else {}
+    except (OSError, ValueError, IndexMismatchError):
+        return None
+    hashes = manifest.get("document_hashes") if isinstance(manifest, dict) else None
+    return hashes if isinstance(hashes, dict) else None
 
 
 class VectorCache:

@@ -7,7 +7,8 @@ The ranking adds up, for every chunk:
 - lexical evidence: BM25 (bm25s) over accent-folded words, scaled to [0, 1] and weighted, so that names,
   acronyms and addresses (EUNICE, PAEH, Mermoz, erasmus@uphf.fr) pull their passages up even when the
   multilingual embedding blurs them;
-- routing: a bonus for passages of the institution the question names (UPJV, Lille, UPHF);
+- routing: a bonus for passages of the institution the question names (names and aliases from
+  sources.json: UPJV, Amiens, Lille, UPHF, Valenciennes...);
 - answer type: a bonus for passages holding the kind of fact asked (an amount for "how much", an
   address for "which e-mail", a date for "when").
 Each component's effect on the evaluation set is in the README's table and in `rag eval --report`.
@@ -106,13 +107,6 @@ ANSWER_TYPES = {
 }
 # A name used by this few passages identifies its topic (PAEH, OID, Reunice, InclusU); see Retriever.rare_names.
 RARE_NAME_PASSAGES = 2
-INSTITUTION_NAMES = {
-    "UPJV": re.compile(r"\b(upjv|picardie|jules verne|amiens)\b", re.IGNORECASE),
-    "Université de Lille": re.compile(r"\b(lille|ulille)\b", re.IGNORECASE),
-    "UPHF": re.compile(r"\b(uphf|valenciennes|polytechnique hauts|insa hdf|insa hauts)", re.IGNORECASE),
-}
-
-
 @dataclass(frozen=True)
 class RetrievalOptions:
     """What the ranking may use. The evaluation's ablations leave a group of signals out and refit the
@@ -204,8 +198,10 @@ def _common_word(word: str, language: str) -> bool:
     return zipf_frequency(word, language) >= COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF)
 
 
-def named_institutions(question: str) -> set[str]:
-    return {name for name, pattern in INSTITUTION_NAMES.items() if pattern.search(question)}
+def named_institutions(question: str, institutions: dict[str, re.Pattern]) -> set[str]:
+    """The institutions a question names, by the names sources.json gives them (Index.institutions):
+    'Erasmus at Amiens?' -> {'UPJV'}."""
+    return {name for name, pattern in institutions.items() if pattern.search(question)}
 
 
 @dataclass
@@ -296,7 +292,7 @@ class Retriever:
             columns += [raw / raw.max() if raw.max() > 0 else raw, np.log1p(raw)]
             names += ["bm25.relative", "bm25.log"]
         if "routing" not in options.drop:
-            named = named_institutions(question)
+            named = named_institutions(question, index.institutions)
             match = np.zeros(n, dtype=np.float32)
             if len(named) == 1:
                 match = np.where(self._institutions == next(iter(named)), 1.0, -1.0).astype(np.float32)

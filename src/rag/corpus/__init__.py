@@ -1,4 +1,5 @@
-"""Stage 1: read the source texts and their metadata, and clean what the web extraction left.
+"""Stage 1: read the documents (.txt, .md, .html, .pdf; loaders.py) and their metadata (sources.py),
+and clean what the web extraction of the .txt files left.
 
 Cleaning, in order: Unicode spaces to plain spaces, navigation debris removed, glued words split
 (``étrangersetplus`` -> ``étrangers et plus``) where the corpus's own vocabulary makes the split
@@ -8,17 +9,19 @@ unambiguous, and lines that repeat an earlier document dropped, so a passage is 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import CorpusError
+from ..errors import CorpusError
 
-METADATA_FILE = "sources.json"
-REQUIRED_FIELDS = ("id", "file", "title", "institution", "language", "url")
+from .loaders import Section, read_sections, read_text
+from .sources import METADATA_FILE, Source, institutions_of, read_sources
+
+__all__ = ["Document", "Section", "Source", "load_corpus", "load_documents", "corpus_fingerprint", "document_hashes", "read_sources",
+           "institutions_of", "METADATA_FILE"]
 
 # Lines (or line endings) that are web-page furniture, not content.
 _DEBRIS_LINES = re.compile(
@@ -39,64 +42,63 @@ class Document:
     url: str
     text: str
     multi_page: bool = False
-
-
-def read_metadata(corpus_dir: Path) -> list[dict]:
-    path = Path(corpus_dir) / METADATA_FILE
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CorpusError(f"no {METADATA_FILE} in {corpus_dir}: is --corpus the project's corpus/ folder?") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorpusError(f"cannot read {path}: {exc}") from None
-    if not isinstance(entries, list) or not entries:
-        raise CorpusError(f"{path} must hold a non-empty JSON list of sources")
-    for i, entry in enumerate(entries):
-        missing = [f for f in REQUIRED_FIELDS if not isinstance(entry, dict) or f not in entry]
-        if missing:
-            raise CorpusError(f"{path}: source #{i + 1} lacks {', '.join(missing)}")
-    return entries
-
-
-def read_raw_texts(corpus_dir: Path, entries: list[dict]) -> dict[str, str]:
-    texts = {}
-    for entry in entries:
-        path = Path(corpus_dir) / entry["file"]
-        try:
-            texts[entry["id"]] = path.read_bytes().decode("utf-8")
-        except FileNotFoundError:
-            raise CorpusError(f"corpus file {path} is missing (listed in {METADATA_FILE})") from None
-        except UnicodeDecodeError as exc:
-            raise CorpusError(f"corpus file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except OSError as exc:
-            raise CorpusError(f"cannot read corpus file {path}: {exc.strerror}") from None
-    return texts
+    # .md, .html and .pdf files arrive in sections (headings, pages); a .txt file has none and is cut by
+    # chunking's blank-line rules, as it always was.
+    sections: tuple[Section, ...] = ()
 
 
 def corpus_fingerprint(corpus_dir: Path) -> str:
     """SHA-256 over the metadata and every listed file: any edit makes the index stale."""
-    entries = read_metadata(corpus_dir)
+    sources = read_sources(corpus_dir)
     digest = hashlib.sha256((Path(corpus_dir) / METADATA_FILE).read_bytes())
-    for entry in entries:
+    for source in sources:
         try:
-            digest.update((Path(corpus_dir) / entry["file"]).read_bytes())
+            digest.update((Path(corpus_dir) / source.file).read_bytes())
         except OSError as exc:
-            raise CorpusError(f"cannot read corpus file {Path(corpus_dir) / entry['file']}: {exc.strerror}") from None
+            raise CorpusError(f"cannot read corpus file {Path(corpus_dir) / source.file}: {exc.strerror}") from None
     return digest.hexdigest()
 
 
-def load_corpus(corpus_dir: Path) -> list[Document]:
-    """The cleaned documents, in the metadata's order of precedence."""
-    entries = read_metadata(corpus_dir)
-    raw = read_raw_texts(corpus_dir, entries)
+def document_hashes(corpus_dir: Path, sources: list[Source] | None = None) -> dict[str, str]:
+    """{id: SHA-256 of the file and its metadata entry}: what `rag index` compares with the last build to say
+    which documents changed."""
+    hashes = {}
+    for source in sources or read_sources(corpus_dir):
+        digest = hashlib.sha256(source.model_dump_json().encode("utf-8"))
+        try:
+            digest.update((Path(corpus_dir) / source.file).read_bytes())
+        except OSError as exc:
+            raise CorpusError(f"cannot read corpus file {Path(corpus_dir) / source.file}: {exc.strerror}") from None
+        hashes[source.id] = digest.hexdigest()
+    return hashes
+
+
+def load_corpus(corpus_dir: Path, deduplicate: bool = True) -> list[Document]:
+    """The cleaned documents, in the metadata's order of precedence. `deduplicate=False` keeps lines that
+    an earlier document already holds (`rag corpus check` looks for them)."""
+    return load_documents(corpus_dir, read_sources(corpus_dir), deduplicate)
+
+
+def load_documents(corpus_dir: Path, sources: list[Source], deduplicate: bool = True) -> list[Document]:
+    raw = {s.id: read_text(Path(corpus_dir) / s.file) for s in sources if s.format == ".txt"}
+    sections = {s.id: read_sections(Path(corpus_dir) / s.file, s.title) for s in sources if s.format != ".txt"}
+    # Web-extraction repairs apply to the .txt files only, with the vocabulary of the .txt files only: the
+    # parsed formats have no glued words, and adding one must not change how the texts are read.
     texts = {doc_id: strip_debris(normalise_spaces(text)) for doc_id, text in raw.items()}
     vocabulary = Counter(w.lower() for text in texts.values() for w in _WORD.findall(text))
     evidence = re.sub(r"\s+", " ", " ".join(texts.values()).lower())
     texts = {doc_id: unglue_words(text, vocabulary, evidence) for doc_id, text in texts.items()}
-    texts = drop_repeated_lines([(e["id"], texts[e["id"]]) for e in entries])
-    return [Document(id=e["id"], title=e["title"], institution=e["institution"], language=e["language"],
-                     url=e["url"], text=texts[e["id"]], multi_page=bool(e.get("multi_page")))
-            for e in entries]
+    sections = {doc_id: [replace(s, text=normalise_spaces(s.text).strip()) for s in parts]
+                for doc_id, parts in sections.items()}
+    if deduplicate:
+        texts, sections = drop_repeated(sources, texts, sections)
+    documents = []
+    for s in sources:
+        parts = tuple(p for p in sections.get(s.id, ()) if p.text)
+        text = texts[s.id] if s.id in texts else "\n\n".join(p.text for p in parts) + "\n"
+        documents.append(Document(id=s.id, title=s.title, institution=s.institution, language=s.language,
+                                  url=s.url, text=text, multi_page=s.multi_page, sections=parts))
+    return documents
 
 
 def normalise_spaces(text: str) -> str:
@@ -168,15 +170,30 @@ def _line_key(line: str) -> str:
 
 def drop_repeated_lines(documents: list[tuple[str, str]]) -> dict[str, str]:
     """Drop each line whose content already stands in an earlier document (kept: blank lines, structure)."""
+    texts, _ = _drop_repeated([(doc_id, text, None) for doc_id, text in documents])
+    return texts
+
+
+def drop_repeated(sources: list[Source], texts: dict[str, str], sections: dict[str, list[Section]]):
+    """drop_repeated_lines over every format, in the order of sources.json: the section texts of a parsed
+    document lose their repeated lines as a .txt file's text does."""
+    return _drop_repeated([(s.id, texts.get(s.id), sections.get(s.id)) for s in sources])
+
+
+def _drop_repeated(documents):
     seen_text = ""
-    result = {}
-    for doc_id, text in documents:
-        kept = []
-        for line in text.split("\n"):
-            key = _line_key(line)
-            if key and len(key) >= 12 and key in seen_text:
-                continue
-            kept.append(line)
-        result[doc_id] = re.sub(r"\n{4,}", "\n\n\n", "\n".join(kept)).strip() + "\n"
-        seen_text += "|" + _line_key(text)
-    return result
+    texts, sections = {}, {}
+
+    def kept(text: str) -> str:
+        lines = [line for line in text.split("\n")
+                 if not ((key := _line_key(line)) and len(key) >= 12 and key in seen_text)]
+        return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines)).strip()
+
+    for doc_id, text, parts in documents:
+        if parts is None:
+            texts[doc_id] = kept(text) + "\n"
+            seen_text += "|" + _line_key(text)
+        else:
+            sections[doc_id] = [replace(part, text=kept(part.text)) for part in parts]
+            seen_text += "|" + _line_key("\n".join(part.text for part in parts))
+    return texts, sections
