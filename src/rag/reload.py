@@ -65,6 +65,7 @@ class IndexReloader:
         self.settings = assistant.settings     # index_dir as `rag serve --index` or RAG_INDEX_DIR gave it
         self.poll_s = poll_s
         self.loaded_at = time.time()
+        self.load_s: float | None = None       # how long the last swap took to load and warm up
         self.reloads = {"ok": 0, "failed": 0}
         self.failure: dict | None = None       # the last refused version, until a later one loads
         self._seen = None                      # None: the first look reads the pointer once (a build may
@@ -75,6 +76,8 @@ class IndexReloader:
     # --- what the web app shows
     def status(self) -> dict:
         state = dict(version_of(self.assistant), loaded_at=_iso(self.loaded_at), reloads=dict(self.reloads))
+        if self.load_s is not None:
+            state["load_s"] = round(self.load_s, 2)
         if self.failure:
             state["reload_failed"] = dict(self.failure)
         return state
@@ -152,11 +155,11 @@ class IndexReloader:
                 return "unchanged"
             return self._refuse(name, exc)
         self.assistant = fresh    # the swap: new requests answer from here; requests in flight keep `old`
-        self.loaded_at = time.time()
+        self.loaded_at, self.load_s = time.time(), time.perf_counter() - started
         self.reloads["ok"] += 1
         self.failure = None
         log.info("now answering from index %s (built %s), loaded in %.1f s", version_of(fresh)["version"],
-                 version_of(fresh)["built_at"], time.perf_counter() - started)
+                 version_of(fresh)["built_at"], self.load_s)
         return "reloaded"
 
     def _refuse(self, name: str | None, exc: Exception) -> str:
