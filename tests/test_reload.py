@@ -4,6 +4,7 @@ refuses a bad one and keeps answering, and staff can ask for a reload. Small cor
 import asyncio
 import base64
 import json
+import os
 import threading
 import time
 
@@ -171,3 +172,15 @@ def test_index_poll_setting_is_checked(monkeypatch):
         poll_seconds_from_env()
     monkeypatch.setenv("RAG_INDEX_POLL_S", "0")
     assert poll_seconds_from_env() == 0
+
+
+def test_a_build_that_lands_while_the_server_starts_is_not_missed_and_a_touched_pointer_loads_nothing(small_settings, tmp_path):
+    build_index(small_settings, embedder=KeywordEncoder())
+    assistant = Assistant(load_index(small_settings), KeywordEncoder(), small_settings)
+    build_index(small_settings.replace(corpus_dir=second_corpus(tmp_path / "corpus2")), embedder=KeywordEncoder())
+    reloader = IndexReloader(assistant, poll_s=0)   # created after the switch: its first look still sees it
+    assert reloader.check() == "reloaded" and cites_new_passage(reloader.assistant.ask(NEW_QUESTION).to_dict())
+    pointer = small_settings.index_dir / "CURRENT"
+    later = pointer.stat().st_mtime + 5
+    os.utime(pointer, (later, later))
+    assert reloader.check() == "unchanged" and reloader.reloads == {"ok": 1, "failed": 0}

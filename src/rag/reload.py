@@ -23,6 +23,7 @@ from .index import MANIFEST, POINTER, current_version, load_index
 log = logging.getLogger("rag.reload")
 
 DEFAULT_POLL_S = 5.0
+_UNSEEN = object()   # the pointer's state before the first look (None means: no pointer at all)
 WARM_UP = "warm up: how much is the Erasmus grant?"
 
 
@@ -68,8 +69,8 @@ class IndexReloader:
         self.load_s: float | None = None       # how long the last swap took to load and warm up
         self.reloads = {"ok": 0, "failed": 0}
         self.failure: dict | None = None       # the last refused version, until a later one loads
-        self._seen = None                      # None: the first look reads the pointer once (a build may
-        self._lock = threading.Lock()          # have switched it while the server started); serialises loads
+        self._seen = _UNSEEN                   # the first look reads the pointer once: a build may have
+        self._lock = threading.Lock()          # switched it while the server started. Serialises loads.
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -151,7 +152,7 @@ class IndexReloader:
                 # Another build switched the pointer (and deleted this version) while it loaded: not a
                 # damaged index; the next look loads the newer one.
                 log.info("index %s replaced while loading; the next look loads the newer one", name)
-                self._seen = None
+                self._seen = _UNSEEN
                 return "unchanged"
             return self._refuse(name, exc)
         self.assistant = fresh    # the swap: new requests answer from here; requests in flight keep `old`
