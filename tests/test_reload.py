@@ -97,7 +97,8 @@ def test_a_new_index_is_picked_up_under_load_without_a_failed_request(small_sett
 
     new_version = current_version(small_settings.index_dir).name
     assert errors == []
-    assert len(outcomes) > 100, len(outcomes)
+    assert len(outcomes) >= 40, len(outcomes)   # ~270 on an idle 2-core machine
+    assert "health" in swapped_at, "the new index was never picked up"
     health = swapped_at["health"]
     assert health["status"] == "ok" and health["index"]["version"] == new_version != old_version
     assert health["index"]["built_at"] and health["index"]["reloads"] == {"ok": 1, "failed": 0}
