@@ -54,6 +54,7 @@ def test_a_new_index_is_picked_up_under_load_without_a_failed_request(small_sett
     old_version = current_version(small_settings.index_dir).name
     outcomes, errors = [], []
     swapped_at, build_started = {}, []
+    old_answers_seen = threading.Event()   # the rebuild starts once the old index has answered the new question
 
     async def drive(url):
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -71,6 +72,8 @@ def test_a_new_index_is_picked_up_under_load_without_a_failed_request(small_sett
                             errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
                             continue
                         outcomes.append((started, time.monotonic(), question, response.json()))
+                        if sum(q == NEW_QUESTION for _, _, q, _ in outcomes) >= 5:
+                            old_answers_seen.set()
                     except httpx.HTTPError as exc:
                         errors.append(repr(exc))
 
@@ -84,7 +87,8 @@ def test_a_new_index_is_picked_up_under_load_without_a_failed_request(small_sett
             await asyncio.gather(*(client(n) for n in range(20)), watch_health())
 
     def rebuild():   # the real write path: a second index written into the same folder, CURRENT renamed
-        time.sleep(1.5)
+        old_answers_seen.wait(timeout=30)
+        time.sleep(0.5)
         build_started.append(time.monotonic())
         build_index(small_settings.replace(corpus_dir=second_corpus(tmp_path / "corpus2")), embedder=KeywordEncoder())
 
