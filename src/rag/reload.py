@@ -105,7 +105,8 @@ class IndexReloader:
                 log.error("index watch: %s", exc)
 
     def check(self) -> str:
-        """Reload if the pointer changed since the last look: 'unchanged', 'reloaded' or 'failed'."""
+        """Reload if the pointer changed since the last look: 'unchanged', 'reloaded', 'failed', or 'superseded'
+        (a newer build replaced the version while it loaded: the next look takes the newer one)."""
         signature = _signature(self.settings.index_dir)
         if signature == self._seen:
             return "unchanged"
@@ -153,7 +154,7 @@ class IndexReloader:
                 # damaged index; the next look loads the newer one.
                 log.info("index %s replaced while loading; the next look loads the newer one", name)
                 self._seen = _UNSEEN
-                return "unchanged"
+                return "superseded"
             return self._refuse(name, exc)
         self.assistant = fresh    # the swap: new requests answer from here; requests in flight keep `old`
         self.loaded_at, self.load_s = time.time(), time.perf_counter() - started
