@@ -189,3 +189,24 @@ def test_a_build_that_lands_while_the_server_starts_is_not_missed_and_a_touched_
     later = pointer.stat().st_mtime + 5
     os.utime(pointer, (later, later))
     assert reloader.check() == "unchanged" and reloader.reloads == {"ok": 1, "failed": 0}
+
+
+def test_a_version_deleted_by_a_newer_build_while_loading_is_not_reported_as_refused(small_settings, tmp_path, monkeypatch):
+    import rag.reload
+    from rag.errors import IndexMissingError
+
+    build_index(small_settings, embedder=KeywordEncoder())
+    reloader = IndexReloader(Assistant(load_index(small_settings), KeywordEncoder(), small_settings), poll_s=0)
+    reloader.check()
+    build_index(small_settings, embedder=KeywordEncoder())
+    real_load = rag.reload.load_index
+
+    def overtaken(settings, **kwargs):   # the build after this one lands (and deletes it) mid-load
+        monkeypatch.setattr(rag.reload, "load_index", real_load)
+        build_index(small_settings.replace(corpus_dir=second_corpus(tmp_path / "corpus2")), embedder=KeywordEncoder())
+        raise IndexMissingError("the version folder vanished")
+
+    monkeypatch.setattr(rag.reload, "load_index", overtaken)
+    assert reloader.check() == "superseded" and reloader.failure is None
+    assert reloader.check() == "reloaded" and reloader.reloads == {"ok": 1, "failed": 0}
+    assert cites_new_passage(reloader.assistant.ask(NEW_QUESTION).to_dict())
