@@ -120,6 +120,7 @@ def test_batch_lines_take_a_conversation_history_and_bad_lines_lose_nothing(cli_
     (["load", "--duration", "inf"], "between 0 and"),
     (["load", "--duration", "nan"], "between 0 and"),
     (["load", "--duration", "-1"], "between 0 and"),
+    (["load", "--duration", "10", "--swap-at", "10"], "--swap-at must be"),
 ])
 def test_load_refuses_an_unbounded_duration(cli_env, capsys, argv, words):
     status, _, err = run(capsys, *argv)

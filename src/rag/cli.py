@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     p.add_argument("--dataset", type=Path, help="questions to ask (default: eval/qa.jsonl)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--swap-at", type=float, metavar="SECONDS",
+                   help="rebuild a copy of the index this many seconds in; report how the swap went under load")
     _common(p)
 
     p = sub.add_parser("serve", help="start the web app")

@@ -4,6 +4,9 @@ Starts `rag serve` on a free loopback port in a child process, with its own thro
 drives `POST /api/ask` with N concurrent clients (each waits for its answer before asking again) for a fixed
 time, then has N clients submit feedback at the same moment and counts the feedback rows that reached the
 database. Prints requests per second, latency percentiles and errors. Bounded: it stops by itself.
+With `--swap-at S`, the server answers from a throw-away copy of the index, which is rebuilt S seconds into
+the run (the real write path; the vector cache makes it embed nothing): the server's watch picks it up, and
+the figures of the requests around the swap are printed beside the others.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -60,11 +64,48 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path, timeout: fl
     raise RagError(f"the server did not answer {url}/healthz within {timeout:.0f} s")
 
 
-async def drive(url: str, questions: list[str], clients: int, duration: float) -> dict:
+def copy_index(settings, folder: Path):
+    """Settings pointing at a copy of the index in use (version folder, pointer, vector cache) in `folder`,
+    so that a swap under load never writes into the real index folder."""
+    from .index import CACHE, POINTER, current_version
+
+    source = current_version(settings.index_dir)
+    if source is None or source == Path(settings.index_dir):
+        raise RagError(f"--swap-at needs an index built by this version in {settings.index_dir}: run `rag index` first")
+    target = folder / "index"
+    shutil.copytree(source, target / source.name)
+    (target / POINTER).write_text(source.name + "\n", encoding="utf-8")
+    if (Path(settings.index_dir) / CACHE).is_dir():
+        shutil.copytree(Path(settings.index_dir) / CACHE, target / CACHE)
+    return settings.replace(index_dir=target)
+
+
+async def swap_index(url: str, rebuild, at: float, stop_at: float) -> dict:
+    """Rebuild the served index `at` seconds in, then look at /healthz until the server answers from it."""
+    import httpx
+
+    # A connection of its own: in the clients' pool, /healthz would wait behind their questions.
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        await asyncio.sleep(at)
+        before = (await http.get("/healthz")).json().get("index", {}).get("version")
+        began = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(None, rebuild)
+        built = time.perf_counter()
+        while time.perf_counter() < stop_at:
+            index = (await http.get("/healthz")).json().get("index", {})
+            if index.get("version") != before:
+                return {"began": began, "built": built, "seen": time.perf_counter(), "load_s": index.get("load_s")}
+            await asyncio.sleep(0.2)
+    return {"began": began, "built": built, "seen": None}
+
+
+async def drive(url: str, questions: list[str], clients: int, duration: float, swap=None) -> dict:
     import httpx
 
     latencies: list[float] = []
+    started_at: list[float] = []      # when each answered request was sent, for the figures around a swap
     errors: list[str] = []
+    error_at: list[float] = []
     exchange_ids: list[str] = []
     stop_at = time.perf_counter() + duration
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -81,14 +122,19 @@ async def drive(url: str, questions: list[str], clients: int, duration: float) -
                     elapsed = time.perf_counter() - started
                     if response.status_code != 200:
                         errors.append(f"HTTP {response.status_code}")
+                        error_at.append(started)
                         continue
                     exchange_ids.append(response.json()["exchange_id"])
                     latencies.append(elapsed)
+                    started_at.append(started)
                 except (httpx.HTTPError, ValueError, KeyError) as exc:
                     errors.append(type(exc).__name__)
+                    error_at.append(started)
 
         began = time.perf_counter()
-        await asyncio.gather(*(client(n) for n in range(clients)))
+        tasks = [client(n) for n in range(clients)] + ([swap_index(url, *swap, stop_at)] if swap else [])
+        outcomes = await asyncio.gather(*tasks)
+        swapped = outcomes[-1] if swap else None
         wall = time.perf_counter() - began
 
         # Feedback: every client at once, each on its own exchange.
@@ -97,7 +143,23 @@ async def drive(url: str, questions: list[str], clients: int, duration: float) -
                                                                              "comment": f"load test {n}"})
                                            for n, e in enumerate(targets)), return_exceptions=True)
         feedback_ok = sum(1 for r in responses if not isinstance(r, Exception) and r.status_code == 200)
-    return {"latencies": latencies, "errors": errors, "wall": wall, "feedback_targets": targets, "feedback_ok": feedback_ok}
+    return {"latencies": latencies, "errors": errors, "wall": wall, "feedback_targets": targets, "feedback_ok": feedback_ok,
+            "started_at": started_at, "error_at": error_at, "swap": swapped}
+
+
+def swap_figures(result: dict, percentile) -> dict:
+    """The requests sent from the rebuild's start to 1 s after the server was seen answering from the new index."""
+    swap = result["swap"]
+    if swap["seen"] is None:
+        return {"picked_up": False, "build_s": round(swap["built"] - swap["began"], 2)}
+    end = swap["seen"] + 1.0
+    during = sorted(lat * 1000 for lat, t in zip(result["latencies"], result["started_at"]) if swap["began"] <= t <= end)
+    return {"picked_up": True, "build_s": round(swap["built"] - swap["began"], 2),
+            "seen_after_build_s": round(swap["seen"] - swap["built"], 2), "server_load_s": swap["load_s"],
+            "requests_during": len(during),
+            "p95_ms_during": round(percentile(during, 95), 1) if during else None,
+            "max_ms_during": round(max(during), 1) if during else None,
+            "errors_during": sum(1 for t in result["error_at"] if swap["began"] <= t <= end)}
 
 
 MAX_DURATION_S = 3600   # a load test is bounded in time and stops by itself
@@ -112,16 +174,26 @@ def run_load(args, settings) -> int:
 
     if args.clients < 1 or not 0 < args.duration <= MAX_DURATION_S:   # NaN and inf fail this too
         raise RagError(f"--clients must be at least 1 and --duration a number of seconds between 0 and {MAX_DURATION_S}")
+    swap_at = getattr(args, "swap_at", None)
+    if swap_at is not None and not 0 < swap_at < args.duration:
+        raise RagError("--swap-at must be a number of seconds inside the run (between 0 and --duration)")
     questions = [item.question for item in load_dataset(Path(args.dataset or DEFAULT_DATASET))]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="rag-load-") as data_dir:
+        swap = None
+        if swap_at is not None:
+            settings = copy_index(settings, Path(data_dir))
+            # `rag index` in its own process, as an operator runs it (and not on the clients' interpreter lock).
+            rebuild = [sys.executable, "-m", "rag.cli", "index", "--out", str(settings.index_dir),
+                       "--corpus", str(settings.corpus_dir), "--embedder", str(settings.embedder)]
+            swap = (lambda: subprocess.run(rebuild, check=True, capture_output=True), swap_at)
         process = start_server(settings, port, Path(data_dir))
         try:
             wait_until_ready(url, process, Path(data_dir) / "server.log")
             print(f"server up on {url}; {args.clients} clients for {args.duration:.0f} s ...", flush=True)
-            result = asyncio.run(drive(url, questions, args.clients, args.duration))
+            result = asyncio.run(drive(url, questions, args.clients, args.duration, swap))
         finally:
             process.terminate()
             try:
@@ -133,6 +205,9 @@ def run_load(args, settings) -> int:
             stored = db.execute(f"SELECT COUNT(*) FROM exchanges WHERE feedback IS NOT NULL AND id IN ({placeholders})",
                                 result["feedback_targets"]).fetchone()[0]
             exchanges = db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
+        # The server's own lines about the swap ("now answering from index ...", or why it was refused).
+        server_says = [line for line in (Path(data_dir) / "server.log").read_text(errors="replace").splitlines()
+                       if "index" in line and line.startswith("rag: ") and "serving on" not in line]
 
     lat = sorted(x * 1000 for x in result["latencies"])
     summary = {
@@ -145,6 +220,8 @@ def run_load(args, settings) -> int:
         "feedback_sent": len(result["feedback_targets"]), "feedback_acknowledged": result["feedback_ok"],
         "feedback_stored": stored,
     }
+    if result["swap"] is not None:
+        summary["swap"] = dict(swap_figures(result, percentile), server_log=server_says)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
@@ -153,5 +230,7 @@ def run_load(args, settings) -> int:
               f"max {summary['max_ms']} ms; errors {summary['errors']} {summary['error_kinds'] or ''}")
         print(f"exchanges stored {exchanges} of {summary['requests']}; feedback: {summary['feedback_sent']} sent at once, "
               f"{summary['feedback_acknowledged']} acknowledged, {stored} stored")
+        if "swap" in summary:
+            print(f"index swap: {summary['swap']}")
     lost = summary["feedback_sent"] - stored + summary["requests"] - exchanges
-    return 1 if summary["errors"] or lost else 0
+    return 1 if summary["errors"] or lost or not summary.get("swap", {"picked_up": True})["picked_up"] else 0

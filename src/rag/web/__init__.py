@@ -74,6 +74,19 @@ def _port_from_env() -> int:
     return int(raw)
 
 
+def _log_lines() -> None:
+    """The app's own log (index swaps and refusals, storage failures) as 'rag: ...' lines on standard error;
+    other libraries' loggers are left as they are."""
+    import logging
+
+    logger = logging.getLogger("rag")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("rag: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
@@ -81,11 +94,13 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     # threads of concurrent calls fight over the 2 cores (50 clients: p95 1050 ms -> see README "Under load").
     from threadpoolctl import threadpool_limits
 
+    from ..reload import IndexReloader, poll_seconds_from_env
     from .api import ask_threads_from_env
 
     host = host or os.environ.get("RAG_HOST", "127.0.0.1")
     port = port if port is not None else _port_from_env()
     threads = ask_threads_from_env()
+    poll_s = poll_seconds_from_env()
     sock = listening_socket(host, port)
     try:
         threadpool_limits(1, user_api="blas")   # e5 keeps its own OpenMP threads
@@ -94,8 +109,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
             store = ExchangeStore(settings.data_dir, settings.retention_days)
         except (sqlite3.Error, OSError) as exc:
             raise InvalidSettingError(f"cannot open the database in {settings.data_dir} (RAG_DATA_DIR): {exc}") from None
+        _log_lines()
+        # The watch looks at the index folder this server was given (--index or RAG_INDEX_DIR).
         app = create_app(assistant, store, os.environ.get("RAG_STAFF_USER"), os.environ.get("RAG_STAFF_PASSWORD"),
-                         ask_threads=threads)
+                         ask_threads=threads, reloader=IndexReloader(assistant, poll_s),
+                         metrics_token=os.environ.get("RAG_METRICS_TOKEN") or None)
         print(f"rag: serving on http://{host}:{port} (staff page {'on' if os.environ.get('RAG_STAFF_USER') else 'off'})", flush=True)
         # access_log off: uvicorn's access log would write client IP addresses.
         uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning")).run(sockets=[sock])

@@ -16,8 +16,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from ..errors import InvalidSettingError, RagError
+from ..reload import version_of
 from ..store import PURGE_EVERY_S, ExchangeStore
+from .admin import add_reload_routes
 from .chat import CSS, build_chat, chat_theme
+from .metrics import Metrics, MetricsMiddleware, add_metrics_route
 from .security import SecurityMiddleware, install_error_handlers
 from .staff import add_staff_routes
 
@@ -95,9 +98,12 @@ def _retention_timer(store: ExchangeStore, stop: threading.Event, every_s: float
 
 
 def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, staff_password: str | None = None,
-               ask_threads: int | None = None, purge_every_s: float = PURGE_EVERY_S):
+               ask_threads: int | None = None, purge_every_s: float = PURGE_EVERY_S, reloader=None,
+               metrics_token: str | None = None):
     """The FastAPI server with the Gradio chat mounted at /, the staff pages at /staff and the API at /api.
-    `assistant` is any object with `ask(question, history=...)` returning an Answer (tests pass a stub)."""
+    `assistant` is any object with `ask(question, history=...)` returning an Answer (tests pass a stub).
+    With a `reloader` (reload.IndexReloader), each request answers from the assistant it holds at that
+    moment, and its watch runs while the app does; `metrics_token` puts /metrics behind a bearer token."""
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
@@ -105,26 +111,35 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
     # Answers are computed on a few threads, not on the 40 of the default pool: on 2 cores, more threads
     # only queue on the GIL and on each other (see README "Under load").
     answering = ThreadPoolExecutor(max_workers=ask_threads or ask_threads_from_env(), thread_name_prefix="answer")
+    # One attribute read: the index swap replaces `reloader.assistant` whole, and a request keeps what it read.
+    current = (lambda: reloader.assistant) if reloader is not None else (lambda: assistant)
+    metrics = Metrics(store, current, reloader)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         stop = threading.Event()
         timer = threading.Thread(target=_retention_timer, args=(store, stop, purge_every_s), name="retention", daemon=True)
         timer.start()
+        if reloader is not None:
+            reloader.start()
         try:
             yield
         finally:
             stop.set()
             timer.join(timeout=5)
+            if reloader is not None:
+                reloader.stop()
 
     # No /docs, /redoc or /openapi.json: the schema is for the tests (api.openapi()), not the public.
     api = FastAPI(title="International students' assistant", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
     api.add_middleware(SecurityMiddleware)
+    api.add_middleware(MetricsMiddleware, metrics=metrics)   # added last: outermost, times everything
     install_error_handlers(api)
 
     def ask_and_record(question: str, history: list[str], session: str) -> dict:
-        answer = assistant.ask(question, history=history).to_dict()
+        answer = current().ask(question, history=history).to_dict()
+        metrics.answered(answer)
         try:
             answer["exchange_id"] = store.record(session, answer)
         except sqlite3.Error as exc:   # best effort: the student gets the answer; /healthz says degraded
@@ -134,9 +149,11 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
 
     @api.get("/healthz")
     def healthz():
-        index = getattr(assistant, "index", None)
-        return {"status": "degraded" if store.degraded else "ok", "index_loaded": index is not None,
-                "chunks": len(index.chunks) if index is not None else 0, "storage_failures": store.failures}
+        index = getattr(current(), "index", None)
+        refused = reloader is not None and reloader.failure is not None   # an older index answers
+        return {"status": "degraded" if store.degraded or refused else "ok", "index_loaded": index is not None,
+                "chunks": len(index.chunks) if index is not None else 0, "storage_failures": store.failures,
+                "index": reloader.status() if reloader is not None else version_of(current())}
 
     @api.post("/api/ask")
     async def api_ask(body: AskRequest):
@@ -157,7 +174,9 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
             return JSONResponse({"error": "no such exchange"}, status_code=404)
         return {"status": "saved"}
 
-    add_staff_routes(api, store, staff_user, staff_password)
+    staff_auth = add_staff_routes(api, store, staff_user, staff_password)
+    add_reload_routes(api, reloader, *staff_auth)
+    add_metrics_route(api, metrics, metrics_token)
     demo = build_chat(store, ask_and_record)
     # No run history (it keeps every question in the browser), no node server, no MCP or monitoring routes.
     return gr.mount_gradio_app(api, demo, path="/", css=CSS, theme=chat_theme(), footer_links=[], run_history=False,

@@ -134,6 +134,8 @@ def add_staff_routes(api, store, staff_user: str | None, staff_password: str | N
             return JSONResponse({"error": "no such exchange"}, status_code=404)
         return HTMLResponse("<p>Saved. <a href='/staff'>Back to the list</a></p>")
 
+    return staff, csrf_token   # for staff routes kept elsewhere (admin.py: the index reload)
+
 
 def render_staff_page(rows: list[dict], csrf: str = "") -> str:
     body = []
