@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import i18n
 from .chunking import Chunk
 from .index import Index
 from .language import message
@@ -31,18 +32,9 @@ MAX_SCORE_GAP = 0.3
 # A sentence holding the kind of fact asked for (see retrieval.ANSWER_TYPES) is preferred as the answer.
 ANSWER_TYPE_BONUS = 0.25
 
-# The offices the corpus names (uphf-faq, page "Contact"; UPJV and Lille give only their home pages).
-OFFICES = {
-    "UPHF": {
-        "fr": "au Pôle de relations internationales de l'UPHF : international_in@uphf.fr (mobilité entrante), "
-              "international_out@uphf.fr (mobilité sortante), pri@uphf.fr (accords hors Europe)",
-        "en": "the UPHF international relations office (Pôle de relations internationales): international_in@uphf.fr "
-              "for incoming students, international_out@uphf.fr for outgoing students, pri@uphf.fr otherwise",
-    },
-    "UPJV": {"fr": "à l'UPJV : https://www.u-picardie.fr", "en": "the UPJV: https://www.u-picardie.fr"},
-    "Université de Lille": {"fr": "à l'Université de Lille : https://www.univ-lille.fr",
-                            "en": "the Université de Lille: https://www.univ-lille.fr"},
-}
+# The offices the corpus names (uphf-faq, page "Contact"; UPJV and Lille give only their home pages), in
+# every language of the catalogue (keys office.* of src/rag/locale/*/rag.po): a refusal speaks one language.
+OFFICES = {"UPHF": "office.UPHF", "UPJV": "office.UPJV", "Université de Lille": "office.Lille"}
 
 
 @dataclass(frozen=True)
@@ -249,8 +241,9 @@ def small_talk_reply(question: str, language: str) -> Answer:
 def abstain(question: str, language: str, confidence: float, hits: list[Hit]) -> Answer:
     named = named_institutions(question)
     institution = next(iter(named)) if len(named) == 1 else "UPHF"
-    office = OFFICES[institution]["fr" if language == "fr" else "en"]
-    text = message(language, "abstain") + " " + message(language, "contact", office=office)
+    office = i18n.text(i18n.supported(language), OFFICES[institution])
+    space = "" if language in ("zh", "ja") else " "   # Chinese runs sentences together
+    text = message(language, "abstain") + space + message(language, "contact", office=office)
     return Answer(question=question, language=language, answer=text, abstained=True, citations=[],
                   confidence=confidence, retrieved=hits)
 
