@@ -57,12 +57,12 @@ def build_chat(store, ask_and_record):
             heading = gr.Markdown(f"# {t(en, 'ui.title')}\n{t(en, 'ui.intro')}", elem_id="heading")
             page_language = gr.Dropdown([(name, code) for code, name in i18n.LANGUAGES.items()], value=en,
                                         label=t(en, "ui.language"), elem_id="page-language", scale=0,
-                                        min_width=112, filterable=False)
+                                        min_width=112)
         # render_markdown=False: messages are HTML built by render.py with every text escaped; the sanitiser
         # stays on. No built-in copy button: it would copy that HTML (ours copies plain text).
         chat = gr.Chatbot(label=t(en, "ui.chat"), elem_id="chat", height="min(440px, calc(100dvh - 300px))",
                           min_height=180, buttons=[], render_markdown=False, latex_delimiters=[],
-                          feedback_options=("Like", "Dislike"))
+                          feedback_options=("Like", "Dislike"), autoscroll=False)   # chat_page.py scrolls
         with gr.Row(elem_id="ask-row"):
             question = gr.Textbox(label=t(en, "ui.box"), placeholder=t(en, "ui.placeholder"), lines=1, max_lines=4,
                                   elem_id="question", max_length=MAX_QUESTION_CHARS, scale=1, min_width=160)

@@ -12,9 +12,13 @@ from .. import i18n
 CSS = """
 #heading h1 {font-size: 1.4rem; margin: 0 0 .2rem 0;}
 #heading p {margin: 0;}
+/* One Clear button, the page's own (labelled in the interface's language), not also Gradio's icon */
+#chat .top-panel {display: none !important;}
 #send, #send:hover {background: #1d4ed8; border-color: #1d4ed8; color: #fff;}
 .answer p {margin: 0 0 .4em 0;}
-.answer ul {margin: 0 0 .4em 0;}
+/* each block starts where its own text starts: right for Arabic, left for a French quote */
+.answer, .answer p, .answer li, .answer summary, .question {text-align: start;}
+.answer ul {margin: 0 0 .4em 0; padding-inline: 1.2em;}   /* bullets show whichever way a quote reads */
 a.cite {font-weight: 600; text-decoration: underline; padding: 0 .1em; white-space: nowrap;}
 details.sources {margin-top: .4em;}
 details.sources summary {cursor: pointer; font-weight: 600;}
@@ -34,7 +38,7 @@ button.copy-answer {margin-top: .3em; font-size: .85rem; border: 1px solid #6b6b
   #heading h1 {font-size: 1rem;}
   #heading p {font-size: .8rem; line-height: 1.25;}
   #top, #ask-row, #comment-row {flex-wrap: nowrap !important; gap: 6px;}
-  #page-language {min-width: 112px !important;}
+  #page-language {min-width: 112px !important; padding: 6px 8px !important;}
 }
 """
 
@@ -64,13 +68,37 @@ if (!window.ragChat) {
       if (b.getAttribute('aria-label') !== words[role]) { b.setAttribute('aria-label', words[role]); b.setAttribute('title', words[role]); }
     });
   };
+  chat.relabelled = chat.relabel;
+  chat.relabel = () => {   // a question or comment in Arabic is typed right to left, whatever the interface
+    document.querySelectorAll('#question textarea, #comment textarea').forEach((t) => { if (t.dir !== 'auto') t.dir = 'auto'; });
+    chat.relabelled();
+  };
   chat.setLanguage = (code) => {
     chat.language = code;
     document.documentElement.lang = code;
     document.documentElement.dir = rtl.includes(code) ? 'rtl' : 'ltr';
     chat.relabel();
   };
-  new MutationObserver(() => chat.relabel()).observe(document.body, {childList: true, subtree: true});
+  // Gradio's language menu stays open when Tab leaves it, over the page: close it as Escape would.
+  document.addEventListener('focusout', (event) => {
+    const menu = event.target instanceof Element && event.target.closest('#page-language');
+    if (menu && event.relatedTarget && !menu.contains(event.relatedTarget))
+      event.target.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+  }, true);
+  // A new answer is shown from its question down, not scrolled to its end: the lead line answers.
+  chat.seen = new Set();
+  chat.showNewAnswer = () => {
+    const all = document.querySelectorAll('#chat .answer');
+    all.forEach((a) => {
+      if (chat.seen.has(a.id)) return;
+      chat.seen.add(a.id);
+      const row = a.closest('.message-row'), wrap = a.closest('.bubble-wrap');
+      if (a !== all[all.length - 1] || !row || !wrap) return;
+      const from = row.previousElementSibling || row;
+      wrap.scrollTop += from.getBoundingClientRect().top - wrap.getBoundingClientRect().top - 8;
+    });
+  };
+  new MutationObserver(() => { chat.relabel(); chat.showNewAnswer(); }).observe(document.body, {childList: true, subtree: true});
   document.addEventListener('click', (event) => {
     const target = event.target instanceof Element ? event.target : null;
     const cite = target && target.closest('a.cite');
