@@ -69,7 +69,13 @@ if (!window.ragChat) {
     });
   };
   chat.relabelled = chat.relabel;
-  chat.relabel = () => {   // a question or comment in Arabic is typed right to left, whatever the interface
+  chat.relabel = () => {
+    // Gradio names each message element with its raw content ("bot's message: <div class=...>"): markup
+    // is no name; the message's own text is what a screen reader should read.
+    document.querySelectorAll('#chat [data-testid][aria-label]').forEach((m) => {
+      if (/^(bot|user)'s message:/.test(m.getAttribute('aria-label'))) m.removeAttribute('aria-label');
+    });
+    // a question or comment in Arabic is typed right to left, whatever the interface
     document.querySelectorAll('#question textarea, #comment textarea').forEach((t) => { if (t.dir !== 'auto') t.dir = 'auto'; });
     chat.relabelled();
   };
