@@ -273,6 +273,10 @@ def test_switching_the_interface_language_changes_every_label_and_example(server
     url, _ = server
     context, page, _ = open_chat(browser, url, "en-GB", **DESKTOP)
     ask(page, "How much is the Erasmus grant per month?")
+    # A follow-up is read with the previous question: Mermoz, in the grants' context.
+    ask(page, "And for Mermoz?")
+    answers(page).last.locator("a.cite").first.click()
+    assert "Mermoz" in answers(page).last.locator(".source-card").first.inner_text()
     page.locator("#page-language input").click()
     page.get_by_role("option", name="Français").click()
     page.get_by_label("Votre question").wait_for(timeout=10_000)
