@@ -241,10 +241,13 @@ def test_every_answer_keeps_its_sources_and_its_own_thumb_and_comment_and_clear_
     first.locator("details.sources summary").click()
     assert "€" in first.locator(".source-card").first.inner_text()
 
-    # Thumbs down on the first answer, up on the second with a comment: each stored against its exchange.
+    # Thumbs down on the first answer (a comment typed before goes with it), up on the second with a comment
+    # sent after: each stored against its own exchange.
     thumbs = page.locator("#chat .message-buttons")
+    page.get_by_label("Comment (optional)").fill("I asked for the Erasmus amount")
     thumbs.nth(0).get_by_role("button", name="Not helpful").click()
     page.get_by_text("Thank you for your feedback.").wait_for(timeout=10_000)
+    page.wait_for_function("document.querySelector('#comment textarea').value === ''", timeout=10_000)
     thumbs.nth(1).get_by_role("button", name="Helpful", exact=True).click()
     page.get_by_label("Comment on answer 2 (optional)").fill("the right address, thanks")
     page.get_by_role("button", name="Send comment").click()
@@ -252,7 +255,8 @@ def test_every_answer_keeps_its_sources_and_its_own_thumb_and_comment_and_clear_
     rows = {}
     for row in store.recent(limit=100):   # newest first: other tests asked the same questions
         rows.setdefault(row["question"], row)
-    assert rows["How much is the Erasmus grant per month?"]["feedback"] == "not helpful"
+    erasmus = rows["How much is the Erasmus grant per month?"]
+    assert erasmus["feedback"] == "not helpful" and erasmus["comment"] == "I asked for the Erasmus amount"
     incoming = rows["Who should I email about incoming exchange mobility?"]
     assert incoming["feedback"] == "helpful" and incoming["comment"] == "the right address, thanks"
     shot(page, SHOTS / "two-answers-each-with-its-sources.png")
@@ -264,6 +268,9 @@ def test_every_answer_keeps_its_sources_and_its_own_thumb_and_comment_and_clear_
     assert page.get_by_label("Comment (optional)").is_visible()
     page.get_by_role("button", name="Send comment").click()   # nothing rated since the clear
     page.get_by_text("Rate an answer with 👍 or 👎 first.").wait_for(timeout=10_000)
+    page.locator("#question textarea").press("Enter")   # an empty box asks nothing
+    page.wait_for_timeout(500)
+    assert page.locator("#chat [data-testid='user']").count() == 0
     ask(page, "thanks!")
     assert answers(page).count() == 1
     context.close()

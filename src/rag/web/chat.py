@@ -81,6 +81,8 @@ def build_chat(store, ask_and_record):
             history = list(history) if isinstance(history, list) else []
             text = text if isinstance(text, str) else ""
             memory = dict(memory or new_conversation())
+            if not text.strip():   # Enter in an empty box: nothing to ask
+                return history, "", memory
             try:
                 answer = ask_and_record(text, memory["questions"][-FOLLOW_UP_TURNS:], memory["session"])
             except InvalidQuestionError:
@@ -105,9 +107,13 @@ def build_chat(store, ask_and_record):
                 return memory, gr.update(), gr.update()
             memory["ratings"] = {**memory["ratings"], index: bool(data.liked)}
             memory["rated"] = index
+            typed = (note or "").strip()[:2000]   # a comment typed before the thumb goes with it
+            if typed:
+                memory["comments"] = {**memory["comments"], index: typed}
             label = t(language, "ui.comment_on", n=_answer_number(memory, index))
-            saved = _store(exchange, bool(data.liked), memory["comments"].get(index, ""))
-            return memory, t(language, "ui.thanks" if saved else "ui.not_saved"), gr.update(label=label)
+            if not _store(exchange, bool(data.liked), memory["comments"].get(index, "")):
+                return memory, t(language, "ui.not_saved"), gr.update(label=label)
+            return memory, t(language, "ui.thanks"), gr.update(label=label, value="" if typed else note)
 
         def send_note(note, memory, language):
             memory = dict(memory or new_conversation())
