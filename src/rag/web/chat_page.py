@@ -1,6 +1,6 @@
 """What the chat page does in the browser (CSS and a little JavaScript): a citation [n] opens its answer's
-sources and highlights its card, Copy puts the answer's plain text on the clipboard, Gradio's own buttons
-(thumbs, its clear icon) are named in the interface's language, and <html lang dir> follow that language.
+sources and highlights its card, Copy puts the answer's plain text on the clipboard, Gradio's own thumbs
+are named in the interface's language, and <html lang dir> follow that language.
 Gradio's sanitiser keeps no event attributes in messages, so one delegated listener does the work."""
 
 from __future__ import annotations
@@ -42,9 +42,8 @@ button.copy-answer {margin-top: .3em; font-size: .85rem; border: 1px solid #6b6b
 }
 """
 
-# The labels Gradio draws itself (its thumbs, its clear icon), per interface language.
-_LABELS = {code: {"up": i18n.text(code, "ui.like"), "down": i18n.text(code, "ui.dislike"), "clear": i18n.text(code, "ui.clear")}
-           for code in i18n.LANGUAGES}
+# The labels of the buttons Gradio draws itself (its thumbs), per interface language.
+_LABELS = {code: {"up": i18n.text(code, "ui.like"), "down": i18n.text(code, "ui.dislike")} for code in i18n.LANGUAGES}
 
 _SETUP = """
 if (!window.ragChat) {
@@ -62,9 +61,8 @@ if (!window.ragChat) {
     const words = labels[chat.language];
     if (!words) return;
     document.querySelectorAll('#chat button').forEach((b) => {
-      const role = thumb(b) || (b.closest('.message-wrap, .bubble-wrap') ? '' : (/clear|effacer|leeren|borrar|limpar|cancella|مسح|清空/i.test(b.getAttribute('aria-label') || '') || b.dataset.ragThumb === 'clear' ? 'clear' : ''));
-      if (!role || !words[role]) return;
-      if (role === 'clear') b.dataset.ragThumb = 'clear';
+      const role = thumb(b);
+      if (!role) return;
       if (b.getAttribute('aria-label') !== words[role]) { b.setAttribute('aria-label', words[role]); b.setAttribute('title', words[role]); }
     });
   };
