@@ -57,7 +57,7 @@ def build_chat(store, ask_and_record):
             heading = gr.Markdown(f"# {t(en, 'ui.title')}\n{t(en, 'ui.intro')}", elem_id="heading")
             page_language = gr.Dropdown([(name, code) for code, name in i18n.LANGUAGES.items()], value=en,
                                         label=t(en, "ui.language"), elem_id="page-language", scale=0,
-                                        min_width=112)
+                                        min_width=128)
         # render_markdown=False: messages are HTML built by render.py with every text escaped; the sanitiser
         # stays on. No built-in copy button: it would copy that HTML (ours copies plain text).
         chat = gr.Chatbot(label=t(en, "ui.chat"), elem_id="chat", height="min(440px, calc(100dvh - 300px))",

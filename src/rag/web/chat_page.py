@@ -38,7 +38,8 @@ button.copy-answer {margin-top: .3em; font-size: .85rem; border: 1px solid #6b6b
   #heading h1 {font-size: 1rem;}
   #heading p {font-size: .8rem; line-height: 1.25;}
   #top, #ask-row, #comment-row {flex-wrap: nowrap !important; gap: 6px;}
-  #page-language {min-width: 112px !important; padding: 6px 8px !important;}
+  #page-language {min-width: 128px !important; padding: 6px 8px !important;}
+  #page-language input {padding-inline-end: 16px;}   /* the name clear of the menu's arrow */
 }
 """
 
@@ -99,7 +100,7 @@ if (!window.ragChat) {
       const row = a.closest('.message-row'), wrap = a.closest('.bubble-wrap');
       if (a !== all[all.length - 1] || !row || !wrap) return;
       const from = row.previousElementSibling || row;
-      wrap.scrollTop += from.getBoundingClientRect().top - wrap.getBoundingClientRect().top - 8;
+      wrap.scrollTop += from.getBoundingClientRect().top - wrap.getBoundingClientRect().top - 36;   // below the chat's label
     });
   };
   new MutationObserver(() => { chat.relabel(); chat.showNewAnswer(); }).observe(document.body, {childList: true, subtree: true});
