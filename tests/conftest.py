@@ -9,6 +9,7 @@ import importlib
 import ipaddress
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -178,8 +179,10 @@ def real_settings(tmp_path_factory) -> Settings:
     """The project's corpus indexed once with the real default embedder."""
     from rag.index import build_index
 
-    settings = Settings(index_dir=tmp_path_factory.mktemp("real") / "index",
-                        data_dir=tmp_path_factory.mktemp("data"))
+    index_dir = tmp_path_factory.mktemp("real") / "index"
+    if (PROJECT / "index" / "cache").is_dir():   # vectors `rag index` already embedded here: read, not recomputed
+        shutil.copytree(PROJECT / "index" / "cache", index_dir / "cache")
+    settings = Settings(index_dir=index_dir, data_dir=tmp_path_factory.mktemp("data"))
     build_index(settings)
     return settings
 

@@ -31,7 +31,7 @@ from rag.errors import InvalidSettingError  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import ExchangeStore, mask_personal_data  # noqa: E402
 from rag.web import create_app  # noqa: E402
-from rag.web.chat import _history_questions, chat_text  # noqa: E402
+from rag.web.render import question_html  # noqa: E402
 
 STAFF = ("staff", "s3cret")
 
@@ -269,10 +269,12 @@ def test_gradio_analytics_and_run_history_are_off(client):
     assert config.get("run_history") is False and config.get("analytics_enabled") is False
 
 
-def test_a_markdown_image_in_a_question_is_shown_as_text_not_fetched():
-    shown = chat_text("see ![x](https://tracker.example/pixel.png) and <img src=x>")
-    assert "![" not in shown and "<img" not in shown
-    assert _history_questions([{"role": "user", "content": shown}]) == ["see ![x](https://tracker.example/pixel.png) and <img src=x>"]
+def test_a_markdown_image_in_a_question_is_shown_as_text_not_fetched(client):
+    # The chat reads no markdown in messages and escapes every tag: both stay text, nothing is fetched.
+    shown = question_html("see ![x](https://tracker.example/pixel.png) and <img src=x>", "en")
+    assert "<img" not in shown and "&lt;img src=x&gt;" in shown and "![x](https://tracker.example/pixel.png)" in shown
+    chat = next(c for c in client.get("/config").json()["components"] if c.get("props", {}).get("elem_id") == "chat")
+    assert chat["props"]["render_markdown"] is False and chat["props"]["sanitize_html"] is True
 
 
 def test_the_loopback_guard_refuses_outside_hosts():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import i18n
 from .chunking import Chunk
 from .index import Index
 from .language import message
@@ -239,8 +240,9 @@ def abstain(question: str, language: str, confidence: float, hits: list[Hit], in
     named = named_institutions(question, index.institutions)
     institution = next(iter(named)) if len(named) == 1 else next(iter(offices))
     contact = offices[institution]["contact"]
-    office = contact.get("fr" if language == "fr" else "en") or next(iter(contact.values()))
-    text = message(language, "abstain") + " " + message(language, "contact", office=office)
+    office = contact.get(language) or contact.get("en") or next(iter(contact.values()))
+    space = "" if language in ("zh", "ja") else " "   # Chinese runs sentences together
+    text = message(language, "abstain") + space + message(language, "contact", office=office)
     return Answer(question=question, language=language, answer=text, abstained=True, citations=[],
                   confidence=confidence, retrieved=hits)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import threading
 
+from . import i18n
+
 # The languages py3langid tells apart that multilingual-e5 reads (XLM-R's), less a few whose short-text
 # guesses mostly catch other languages' questions. On the evaluation set's 526 questions this detects as
 # many right as USE's 15 languages did, and Vietnamese, Polish, Czech, Hindi... are no longer read as
@@ -51,50 +53,10 @@ def detect_language(text: str, fallback: str = FALLBACK) -> str:
     return language if probability >= needed else fallback
 
 
-# Framing words, one catalogue for every language the answers speak. Where a language is missing,
-# English is used.
-MESSAGES = {
-    "en": {"also": "Also in the texts:",
-           "abstain": "The universities' texts I can search do not answer this question.",
-           "contact": "Please contact {office}.",
-           "small_talk": "You're welcome! Ask me anything about studying at UPHF, UPJV or the Université de Lille.",
-           "sources": "Sources"},
-    "fr": {"also": "Les textes disent aussi :",
-           "abstain": "Les textes des universités dont je dispose ne répondent pas à cette question.",
-           "contact": "Adressez-vous {office}.",
-           "small_talk": "Avec plaisir ! Posez-moi vos questions sur les études à l'UPHF, à l'UPJV ou à l'Université de Lille.",
-           "sources": "Sources"},
-    "es": {"also": "Los textos también dicen:",
-           "abstain": "Los textos de las universidades que puedo consultar no responden a esta pregunta.",
-           "contact": "Contacte con {office}.",
-           "small_talk": "¡Con gusto! Pregúntame lo que quieras sobre estudiar en la UPHF, la UPJV o la Université de Lille.",
-           "sources": "Fuentes"},
-    "pt": {"also": "Os textos também dizem:",
-           "abstain": "Os textos das universidades que posso consultar não respondem a esta pergunta.",
-           "contact": "Contacte {office}.",
-           "small_talk": "Com prazer! Pergunte-me o que quiser sobre estudar na UPHF, na UPJV ou na Université de Lille.",
-           "sources": "Fontes"},
-    "de": {"also": "Die Texte sagen außerdem:",
-           "abstain": "Die Texte der Universitäten, die ich durchsuchen kann, beantworten diese Frage nicht.",
-           "contact": "Bitte wenden Sie sich an {office}.",
-           "small_talk": "Gern geschehen! Fragen Sie mich alles zum Studium an der UPHF, der UPJV oder der Université de Lille.",
-           "sources": "Quellen"},
-    "it": {"also": "I testi dicono anche:",
-           "abstain": "I testi delle università che posso consultare non rispondono a questa domanda.",
-           "contact": "Contatta {office}.",
-           "small_talk": "Prego! Chiedimi pure qualsiasi cosa sullo studio all'UPHF, all'UPJV o all'Université de Lille.",
-           "sources": "Fonti"},
-    "ar": {"also": "وتذكر النصوص أيضًا:",
-           "abstain": "نصوص الجامعات المتاحة لي لا تجيب عن هذا السؤال.",
-           "contact": "يرجى التواصل مع {office}.",
-           "small_talk": "على الرحب والسعة! اسألني عن الدراسة في UPHF أو UPJV أو جامعة ليل.",
-           "sources": "المصادر"},
-    "zh": {"also": "文本中还提到：",
-           "abstain": "我可以检索的大学文本没有回答这个问题。",
-           "contact": "请联系 {office}。",
-           "small_talk": "不客气！关于在 UPHF、UPJV 或里尔大学学习的任何问题，都可以问我。",
-           "sources": "来源"},
-}
+# Framing words of an answer, from the one message catalogue (i18n.py: gettext, src/rag/locale/*/rag.po)
+# that the chat's interface uses too. Where a language is missing, English is used.
+FRAMING = ("also", "abstain", "contact", "small_talk", "sources")
+MESSAGES = {lang: {key: i18n.text(lang, f"answer.{key}") for key in FRAMING} for lang in i18n.LANGUAGES}
 
 
 def message(language: str, key: str, **values: str) -> str:

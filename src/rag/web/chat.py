@@ -1,86 +1,32 @@
-"""The students' chat (Gradio) and the source cards it shows under an answer."""
+"""The students' chat (Gradio): every answer with its own sources, thumbs and an optional comment on each
+answer, and an interface in the language of the browser or of the student's choice (i18n.py's catalogue).
 
-from __future__ import annotations
+Rendering lives in render.py; the page's own behaviour (citations that open their card, Copy, labels of
+Gradio's own buttons, the page's lang and dir) in chat_page.py.
+"""
 
-import html
+
 import logging
-import re
 import uuid
 
-from ..errors import RagError
+from .. import i18n
+from ..errors import InvalidQuestionError, RagError
+from .chat_page import CSS, SET_LANGUAGE_JS
+from .render import answer_html, notice_html, question_html, render_sources
+
+__all__ = ["CSS", "build_chat", "chat_theme", "render_sources", "new_conversation"]
 
 log = logging.getLogger("rag.web")
 
-EXAMPLES = {
-    "fr": ["Où candidater en master 1 ?", "Combien touche-t-on par mois avec la bourse Erasmus ?",
-           "Je suis en situation de handicap, qui dois-je contacter ?"],
-    "en": ["How much is the Erasmus grant per month?", "Who should I email about incoming exchange mobility?",
-           "Which language certifications can I take at UPHF?"],
-}
-UI = {
-    "fr": {"title": "Assistant international — UPHF, UPJV, Université de Lille",
-           "intro": "Posez votre question dans votre langue. Les réponses citent les textes des universités.",
-           "box": "Votre question", "send": "Envoyer", "helpful": "Utile", "not_helpful": "Pas utile",
-           "comment": "Commentaire (facultatif)", "thanks": "Merci pour votre avis.", "sources": "Sources",
-           "examples": "Exemples", "relevance": "pertinence", "nothing": "Posez d'abord une question.",
-           "not_saved": "Votre avis n'a pas pu être enregistré, réessayez plus tard."},
-    "en": {"title": "International students' assistant — UPHF, UPJV, Université de Lille",
-           "intro": "Ask in your own language. Answers cite the universities' own texts.",
-           "box": "Your question", "send": "Send", "helpful": "Helpful", "not_helpful": "Not helpful",
-           "comment": "Comment (optional)", "thanks": "Thank you for your feedback.", "sources": "Sources",
-           "examples": "Examples", "relevance": "relevance", "nothing": "Ask a question first.",
-           "not_saved": "Your feedback could not be saved; please try again later."},
-}
-CSS = """
-.source-card {border: 1px solid #8a8a8a; border-radius: 8px; padding: 10px 12px; margin: 8px 0; background: #fff; color: #1a1a1a;}
-.source-card h3 {font-size: 1rem; margin: 0 0 4px 0;}
-.source-card .meta {font-size: .85rem; color: #3d3d3d;}
-.source-card mark {background: #ffe58a; color: #1a1a1a;}
-.source-card p {white-space: pre-line; margin: 6px 0 0 0;}
-#send, #send:hover {background: #1d4ed8; border-color: #1d4ed8; color: #fff;}
-"""
-# '![alt](https://host/x.png)' in a message would make every reader's browser fetch that address.
-_MD_IMAGE = re.compile(r"!\[")
+MAX_QUESTION_CHARS = 2000
+FOLLOW_UP_TURNS = 2     # earlier questions passed with a new one (the assistant reads the last)
 
 
-def chat_text(text: str) -> str:
-    """A message as the chat shows it: HTML escaped (shown, never run), markdown images made inert text."""
-    return _MD_IMAGE.sub(r"!\\[", html.escape(text))
-
-
-def render_sources(answer: dict, language: str) -> str:
-    """Source cards as HTML, every text escaped: a passage or question holding HTML is shown, never run."""
-    words = UI.get(language, UI["en"])
-    if not answer.get("citations"):
-        return ""
-    cards = [f"<h2 style='font-size:1.05rem'>{html.escape(words['sources'])}</h2>"]
-    for c in answer["citations"]:
-        text = html.escape(c["text"])
-        highlight = html.escape(c.get("highlight") or "")
-        if highlight and highlight in text:
-            text = text.replace(highlight, f"<mark>{highlight}</mark>", 1)
-        url = html.escape(c["url"], quote=True)
-        cards.append(
-            f"<article class='source-card' aria-label='[{c['n']}] {html.escape(c['title'], quote=True)}'>"
-            f"<h3>[{c['n']}] {html.escape(c['title'])}</h3>"
-            f"<div class='meta'>{html.escape(c['institution'])} · <a href='{url}' target='_blank' rel='noopener'>{url}</a>"
-            f" · {html.escape(words['relevance'])} {c['score']:.2f}</div><p style='white-space:pre-line'>{text}</p></article>")
-    return "\n".join(cards)
-
-
-def _history_questions(history: list) -> list[str]:
-    """The student's earlier questions in a Chatbot history, as typed (the chat shows them escaped)."""
-    questions = []
-    for message in history or []:
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, list):  # Gradio 6 sends [{"type": "text", "text": ...}]
-            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict)
-                               and isinstance(part.get("text", ""), str))
-        if isinstance(content, str) and content.strip():
-            questions.append(html.unescape(content.replace("!\\[", "![")))
-    return questions
+def new_conversation() -> dict:
+    """A session's memory, kept on the server (gr.State): the questions asked, and for each bot message
+    (by its index in the chat) the stored exchange it shows, the student's thumb and comment."""
+    return {"session": uuid.uuid4().hex, "questions": [], "exchanges": {}, "ratings": {}, "comments": {},
+            "rated": None}
 
 
 def chat_theme():
@@ -90,65 +36,136 @@ def chat_theme():
     return gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
+def _examples(language: str) -> list[list[str]]:
+    return [[i18n.text(language, f"ui.example{k}")] for k in (1, 2, 3)]
+
+
+def _answer_number(conversation: dict, index: int) -> int:
+    """'answer 2' for the second bot message: how a student counts them."""
+    return sorted(conversation["exchanges"]).index(index) + 1 if index in conversation["exchanges"] else 0
+
+
 def build_chat(store, ask_and_record):
     import gradio as gr
 
-    words = UI["en"]
+    t = i18n.text
+    en = i18n.DEFAULT
     # analytics_enabled=False: no usage report to outside hosts (GRADIO_ANALYTICS_ENABLED is also off).
-    with gr.Blocks(title=words["title"], analytics_enabled=False) as demo:
-        session = gr.State(lambda: uuid.uuid4().hex)
-        last_exchange = gr.State("")
-        page_language = gr.Radio(["English", "Français"], value="English", label="Language / Langue", elem_id="page-language")
-        title = gr.Markdown(f"# {words['title']}\n{words['intro']}")
-        chat = gr.Chatbot(label="Chat", height=420, elem_id="chat", buttons=["copy"])
-        question = gr.Textbox(label=words["box"], placeholder=EXAMPLES["en"][0], lines=1, elem_id="question", max_length=2000)
-        send = gr.Button(words["send"], variant="primary", elem_id="send")
-        sources = gr.HTML(elem_id="sources")
-        with gr.Row():
-            helpful = gr.Button(words["helpful"], elem_id="helpful")
-            not_helpful = gr.Button(words["not_helpful"], elem_id="not-helpful")
-        comment = gr.Textbox(label=words["comment"], lines=1, elem_id="comment", max_length=2000)
+    with gr.Blocks(title=t(en, "ui.title"), analytics_enabled=False) as demo:
+        conversation = gr.State(new_conversation)
+        with gr.Row(elem_id="top"):
+            heading = gr.Markdown(f"# {t(en, 'ui.title')}\n{t(en, 'ui.intro')}", elem_id="heading")
+            page_language = gr.Dropdown([(name, code) for code, name in i18n.LANGUAGES.items()], value=en,
+                                        label=t(en, "ui.language"), elem_id="page-language", scale=0,
+                                        min_width=128)
+        # render_markdown=False: messages are HTML built by render.py with every text escaped; the sanitiser
+        # stays on. No built-in copy button: it would copy that HTML (ours copies plain text).
+        chat = gr.Chatbot(label=t(en, "ui.chat"), elem_id="chat", height="min(440px, calc(100dvh - 300px))",
+                          min_height=180, buttons=[], render_markdown=False, latex_delimiters=[],
+                          feedback_options=("Like", "Dislike"), autoscroll=False)   # chat_page.py scrolls
+        with gr.Row(elem_id="ask-row"):
+            question = gr.Textbox(label=t(en, "ui.box"), placeholder=t(en, "ui.placeholder"), lines=1, max_lines=4,
+                                  elem_id="question", max_length=MAX_QUESTION_CHARS, scale=1, min_width=160)
+            send = gr.Button(t(en, "ui.send"), variant="primary", elem_id="send", scale=0, min_width=80)
+        with gr.Row(elem_id="comment-row"):
+            comment = gr.Textbox(label=t(en, "ui.comment"), lines=1, elem_id="comment", max_length=2000, scale=1,
+                                 min_width=160)
+            with gr.Column(scale=0, min_width=110, elem_id="tools"):
+                send_comment = gr.Button(t(en, "ui.send_comment"), elem_id="send-comment", size="sm")
+                clear = gr.Button(t(en, "ui.clear"), elem_id="clear", size="sm")
         status = gr.Markdown(elem_id="feedback-status")
-        examples = gr.Dataset(components=[question], samples=[[q] for q in EXAMPLES["en"] + EXAMPLES["fr"]],
-                              label=words["examples"], elem_id="examples")
+        examples = gr.Dataset(components=[question], samples=_examples(en), label=t(en, "ui.examples"),
+                              elem_id="examples")
 
-        def respond(text, history, session_id):
-            history = history if isinstance(history, list) else []
+        def respond(text, history, memory, language):
+            history = list(history) if isinstance(history, list) else []
             text = text if isinstance(text, str) else ""
+            memory = dict(memory or new_conversation())
+            if not text.strip():   # Enter in an empty box: nothing to ask
+                return history, "", memory
             try:
-                answer = ask_and_record(text, _history_questions(history)[-2:], session_id)
+                answer = ask_and_record(text, memory["questions"][-FOLLOW_UP_TURNS:], memory["session"])
+            except InvalidQuestionError:
+                reply, asked_in = notice_html(t(language, "ui.bad_question", max=MAX_QUESTION_CHARS), language), None
             except RagError as exc:
-                return history + [{"role": "user", "content": chat_text(text)}, {"role": "assistant", "content": chat_text(str(exc))}], "", "", "", ""
-            history = history + [{"role": "user", "content": chat_text(text)}, {"role": "assistant", "content": chat_text(answer["answer"])}]
-            return history, "", render_sources(answer, answer["language"]), answer["exchange_id"] or "", ""
+                reply, asked_in = notice_html(str(exc), "en"), None
+            else:
+                reply, asked_in = answer_html(answer), answer.get("language")
+                memory["questions"] = memory["questions"] + [text]
+                if answer.get("exchange_id"):
+                    memory["exchanges"] = {**memory["exchanges"], len(history) + 1: answer["exchange_id"]}
+            history += [{"role": "user", "content": question_html(text, asked_in)},
+                        {"role": "assistant", "content": reply}]
+            return history, "", memory
 
-        def give_feedback(is_helpful, exchange_id, note, page_lang):
-            lang = "fr" if page_lang == "Français" else "en"
-            if not exchange_id:
-                return UI[lang]["nothing"], note
+        def rate(data: gr.LikeData, memory, note, language):
+            """A thumb on one answer: stored against that answer's exchange, with its comment if any."""
+            memory = dict(memory or new_conversation())
+            index = data.index if isinstance(data.index, int) else data.index[0]
+            exchange = memory["exchanges"].get(index)
+            if exchange is None or data.liked not in (True, False):   # a thumb taken back: nothing to store
+                return memory, gr.update(), gr.update()
+            memory["ratings"] = {**memory["ratings"], index: bool(data.liked)}
+            memory["rated"] = index
+            typed = (note or "").strip()[:2000]   # a comment typed before the thumb goes with it
+            if typed:
+                memory["comments"] = {**memory["comments"], index: typed}
+            label = t(language, "ui.comment_on", n=_answer_number(memory, index))
+            if not _store(exchange, bool(data.liked), memory["comments"].get(index, "")):
+                return memory, t(language, "ui.not_saved"), gr.update(label=label)
+            return memory, t(language, "ui.thanks"), gr.update(label=label, value="" if typed else note)
+
+        def send_note(note, memory, language):
+            memory = dict(memory or new_conversation())
+            index = memory.get("rated")
+            if index is None:
+                return memory, t(language, "ui.rate_first"), note
+            memory["comments"] = {**memory["comments"], index: (note or "")[:2000]}
+            if not _store(memory["exchanges"][index], memory["ratings"][index], note or ""):
+                return memory, t(language, "ui.not_saved"), note   # keep the comment in the box
+            return memory, t(language, "ui.thanks"), ""
+
+        def _store(exchange_id, helpful, note) -> bool:
             try:
-                store.feedback(exchange_id, is_helpful, (note or "")[:2000])
-            except Exception as exc:  # storage is best effort: say so, keep the comment in the box
+                store.feedback(exchange_id, helpful, (note or "")[:2000])
+            except Exception as exc:  # storage is best effort: say so
                 log.warning("feedback not stored: %s", type(exc).__name__)
-                return UI[lang]["not_saved"], note
-            return UI[lang]["thanks"], ""
+                return False
+            return True
 
-        def switch(page_lang):
-            lang = "fr" if page_lang == "Français" else "en"
-            w = UI[lang]
-            return (f"# {w['title']}\n{w['intro']}", gr.update(label=w["box"], placeholder=EXAMPLES[lang][0]),
-                    gr.update(value=w["send"]), gr.update(value=w["helpful"]), gr.update(value=w["not_helpful"]),
-                    gr.update(label=w["comment"]))
+        def forget(language):
+            """Clear: the conversation, its sources (they live in its messages) and the session's memory."""
+            return [], new_conversation(), "", gr.update(value="", label=t(language, "ui.comment"))
+
+        def switch(language, memory):
+            language = i18n.supported(language)
+            rated = (memory or {}).get("rated")
+            comment_label = (t(language, "ui.comment_on", n=_answer_number(memory, rated)) if rated is not None
+                             else t(language, "ui.comment"))
+            return (f"# {t(language, 'ui.title')}\n{t(language, 'ui.intro')}",
+                    gr.update(label=t(language, "ui.language")), gr.update(label=t(language, "ui.chat")),
+                    gr.update(label=t(language, "ui.box"), placeholder=t(language, "ui.placeholder")),
+                    gr.update(value=t(language, "ui.send")), gr.update(value=t(language, "ui.clear")),
+                    gr.update(label=comment_label), gr.update(value=t(language, "ui.send_comment")),
+                    gr.Dataset(samples=_examples(language), label=t(language, "ui.examples")), "")
+
+        def browser_language(request: gr.Request):
+            return i18n.choose(request.headers.get("accept-language") if request else None)
 
         # The page's own events are private: programs use the two named endpoints below, which return JSON.
         private = {"api_visibility": "private"}
-        answered = [chat, question, sources, last_exchange, status]
-        send.click(respond, [question, chat, session], answered, **private)
-        question.submit(respond, [question, chat, session], answered, **private)
+        asked = ([question, chat, conversation, page_language], [chat, question, conversation])
+        send.click(respond, *asked, **private)
+        question.submit(respond, *asked, **private)
         examples.click(lambda sample: sample[0], [examples], [question], **private)
-        helpful.click(lambda e, n, p: give_feedback(True, e, n, p), [last_exchange, comment, page_language], [status, comment], **private)
-        not_helpful.click(lambda e, n, p: give_feedback(False, e, n, p), [last_exchange, comment, page_language], [status, comment], **private)
-        page_language.change(switch, [page_language], [title, question, send, helpful, not_helpful, comment], **private)
+        chat.like(rate, [conversation, comment, page_language], [conversation, status, comment], **private)
+        send_comment.click(send_note, [comment, conversation, page_language], [conversation, status, comment], **private)
+        comment.submit(send_note, [comment, conversation, page_language], [conversation, status, comment], **private)
+        clear.click(forget, [page_language], [chat, conversation, status, comment], **private)
+        chat.clear(lambda language: forget(language)[1:], [page_language], [conversation, status, comment], **private)
+        page_language.change(switch, [page_language, conversation],
+                             [heading, page_language, chat, question, send, clear, comment, send_comment, examples, status],
+                             **private).then(None, [page_language], None, js=SET_LANGUAGE_JS, **private)
 
         def ask(question: str, history: list[str] | None = None) -> dict:
             """The answer object of CONTRACT.md (with exchange_id), or {"error": ...}."""
@@ -173,8 +190,9 @@ def build_chat(store, ask_and_record):
 
         gr.api(ask, api_name="ask")
         gr.api(feedback, api_name="feedback")
-        demo.load(None, None, [page_language], api_visibility="private",
-                  js="() => (navigator.language || 'en').toLowerCase().startsWith('fr') ? 'Français' : 'English'")
+        # The interface speaks the browser's language (Accept-Language) until the student picks another.
+        demo.load(browser_language, None, [page_language], **private).then(
+            None, [page_language], None, js=SET_LANGUAGE_JS, **private)
     for fn in demo.fns.values():   # what Gradio adds by itself (the session State's initial value) stays private too
         if fn.api_name not in ("ask", "feedback"):
             fn.api_visibility = "private"
