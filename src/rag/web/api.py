@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from ..errors import InvalidSettingError, RagError
-from ..store import PURGE_EVERY_S, ExchangeStore
+from ..store import PURGE_EVERY_S, BaseExchangeStore, StoreError
 from .chat import CSS, build_chat, chat_theme
 from .security import SecurityMiddleware, install_error_handlers
 from .staff import add_staff_routes
@@ -83,21 +82,22 @@ def ask_threads_from_env() -> int:
     return int(raw)
 
 
-def _retention_timer(store: ExchangeStore, stop: threading.Event, every_s: float) -> None:
+def _retention_timer(store: BaseExchangeStore, stop: threading.Event, every_s: float) -> None:
     """Delete expired rows at start and then every `every_s`, whether or not anyone asks anything."""
     while True:
         try:
             store.purge()
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             log.warning("retention purge failed: %s", exc)
         if stop.wait(every_s):
             return
 
 
-def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, staff_password: str | None = None,
-               ask_threads: int | None = None, purge_every_s: float = PURGE_EVERY_S):
+def create_app(assistant, store: BaseExchangeStore, staff_user: str | None = None, staff_password: str | None = None,
+               ask_threads: int | None = None, purge_every_s: float = PURGE_EVERY_S, corpus_dir=None):
     """The FastAPI server with the Gradio chat mounted at /, the staff pages at /staff and the API at /api.
-    `assistant` is any object with `ask(question, history=...)` returning an Answer (tests pass a stub)."""
+    `assistant` is any object with `ask(question, history=...)` returning an Answer (tests pass a stub).
+    `corpus_dir`: the corpus the staff's evaluation export is checked against (default: the assistant's)."""
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
@@ -126,8 +126,8 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
     def ask_and_record(question: str, history: list[str], session: str) -> dict:
         answer = assistant.ask(question, history=history).to_dict()
         try:
-            answer["exchange_id"] = store.record(session, answer)
-        except sqlite3.Error as exc:   # best effort: the student gets the answer; /healthz says degraded
+            answer["exchange_id"] = store.record(session, answer, history)
+        except StoreError as exc:   # best effort: the student gets the answer; /healthz says degraded
             log.warning("exchange not stored (%d failures so far): %s", store.failures, exc)
             answer["exchange_id"] = None
         return answer
@@ -151,13 +151,14 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
         try:
             saved = await asyncio.get_running_loop().run_in_executor(
                 answering, store.feedback, body.exchange_id, body.helpful, body.comment or "")
-        except sqlite3.Error:
+        except StoreError:
             return JSONResponse({"error": "the feedback could not be saved now; try again later"}, status_code=503)
         if not saved:
             return JSONResponse({"error": "no such exchange"}, status_code=404)
         return {"status": "saved"}
 
-    add_staff_routes(api, store, staff_user, staff_password)
+    corpus_dir = corpus_dir or getattr(getattr(assistant, "settings", None), "corpus_dir", None)
+    add_staff_routes(api, store, staff_user, staff_password, corpus_dir)
     demo = build_chat(store, ask_and_record)
     # No run history (it keeps every question in the browser), no node server, no MCP or monitoring routes.
     return gr.mount_gradio_app(api, demo, path="/", css=CSS, theme=chat_theme(), footer_links=[], run_history=False,
