@@ -1,0 +1,137 @@
+"""The staff review page as staff use it, on both backends: filters narrow the table and both exports
+alike, pages follow each other, the stored verdict is what the form shows, and reviewed answers become an
+evaluation file that `rag eval --dataset` scores. Two servers on one PostgreSQL database see each other's
+exchanges and verdicts."""
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from conftest import KeywordEncoder, require, served_on_loopback
+from storage import make_store, postgres_url  # noqa: F401  (fixtures)
+from test_web import StubAssistant, auth
+
+require("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from rag.web import create_app  # noqa: E402
+
+STAFF = ("staff", "s3cret")
+
+
+class VariedAssistant(StubAssistant):
+    """French for 'bourse' questions, an abstention for 'parking': enough to tell filters apart."""
+
+    def ask(self, question, history=None, **kw):
+        answer = super().ask(question, history, **kw)
+        data = answer.to_dict()
+        if "bourse" in question:
+            data["language"] = "fr"
+        if "parking" in question:
+            data.update(abstained=True, answer="I cannot find this in the universities' texts.", citations=[])
+        answer.to_dict = lambda: data
+        return answer
+
+
+@pytest.fixture
+def staff_client(make_store):
+    store = make_store()
+    with TestClient(create_app(VariedAssistant(), store, *STAFF)) as c:
+        c.store = store
+        yield c
+
+
+def ask(client, question, **body):
+    return client.post("/api/ask", json={"question": question, **body}).json()["exchange_id"]
+
+
+def page(client, **query):
+    response = client.get("/staff", params=query, headers=auth(*STAFF))
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def review(client, exchange_id, verdict, correction="", back=""):
+    token = re.search(r"name='csrf' value='([0-9a-f]+)'", page(client)).group(1)
+    return client.post("/staff/review", data={"id": exchange_id, "verdict": verdict, "correction": correction,
+                                              "csrf": token, "back": back}, headers=auth(*STAFF))
+
+
+def shown_verdict(html, exchange_id):
+    row = html[html.index(f"id='x-{exchange_id}'"):]
+    return re.search(r"<option value='(\w+)' selected>", row[row.index("name='verdict'"):]).group(1)
+
+
+def csv_questions(client, **query):
+    text = client.get("/staff/export.csv", params=query, headers=auth(*STAFF)).text
+    return [row["question"] for row in csv.DictReader(io.StringIO(text))]
+
+
+def test_filters_narrow_the_table_and_both_exports_alike(staff_client):
+    fr = ask(staff_client, "Combien pour la bourse Erasmus ?")
+    parking = ask(staff_client, "Is there parking on campus?")
+    grant = ask(staff_client, "How much is the Erasmus grant?")
+    staff_client.post("/api/feedback", json={"exchange_id": grant, "helpful": False, "comment": "wrong amount"})
+    for exchange in (fr, parking, grant):
+        review(staff_client, exchange, "correct")
+
+    html = page(staff_client, language="fr")
+    assert "bourse Erasmus" in html and "parking" not in html and "Erasmus grant" not in html
+    assert "export.csv?language=fr" in html and "export.jsonl?language=fr" in html   # the links carry the filters
+    assert csv_questions(staff_client, language="fr") == ["Combien pour la bourse Erasmus ?"]
+    jsonl = staff_client.get("/staff/export.jsonl", params={"language": "fr"}, headers=auth(*STAFF)).text
+    assert [json.loads(line)["question"] for line in jsonl.splitlines()] == ["Combien pour la bourse Erasmus ?"]
+
+    assert csv_questions(staff_client, abstained="yes") == ["Is there parking on campus?"]
+    assert csv_questions(staff_client, feedback="not helpful") == ["How much is the Erasmus grant?"]
+    assert csv_questions(staff_client, q="GRANT") == ["How much is the Erasmus grant?"]
+    assert sorted(csv_questions(staff_client, feedback="none")) == ["Combien pour la bourse Erasmus ?", "Is there parking on campus?"]
+    html = page(staff_client, abstained="yes", q="parking")
+    assert "parking on campus" in html and "of 1," in html
+    assert "selected>yes</option>" in html   # the form shows the filters in force
+    assert staff_client.get("/staff", params={"verdict": "maybe"}, headers=auth(*STAFF)).status_code == 422
+
+
+def test_page_two_shows_the_next_rows_and_the_csv_every_row(staff_client):
+    for i in range(30):
+        staff_client.store.record("s", {"question": f"question number {i:02d}", "language": "en", "abstained": False,
+                                        "answer": "a", "confidence": 0.5, "candidates": []})
+    first = page(staff_client, per_page=25)
+    assert "Rows 1–25 of 30, page 1 of 2" in first and "question number 29" in first and "question number 04" not in first
+    next_link = re.search(r"<a rel='next' href='([^']+)'", first).group(1).replace("&amp;", "&")
+    second = staff_client.get(next_link, headers=auth(*STAFF)).text
+    assert "Rows 26–30 of 30, page 2 of 2" in second and "question number 04" in second and "question number 05" not in second
+    assert "rel='prev'" in second and "rel='next'" not in second
+    assert len(csv_questions(staff_client)) == 30   # no silent cap
+    assert len(csv_questions(staff_client, q="number 1")) == 10
+
+
+def test_the_form_shows_the_stored_verdict_and_saving_again_keeps_it(staff_client):
+    exchange = ask(staff_client, "How much is the Erasmus grant?")
+    assert shown_verdict(page(staff_client), exchange) == "unreviewed"   # never a default "correct"
+    saved = review(staff_client, exchange, "wrong", "400€", back="language=en&per_page=25&page=1")
+    assert saved.status_code == 200 and "Verdict saved." in saved.text
+    assert "language=en" in str(saved.url) and "per_page=25" in str(saved.url)   # back to the list it was on
+    html = page(staff_client)
+    assert shown_verdict(html, exchange) == "wrong" and "value='400€'" in html
+    # Saving the row again as the page shows it does not flip the verdict.
+    review(staff_client, exchange, shown_verdict(html, exchange), "400€")
+    assert shown_verdict(page(staff_client), exchange) == "wrong"
+    review(staff_client, exchange, "unreviewed")
+    assert shown_verdict(page(staff_client), exchange) == "unreviewed"
+
+
+def test_dates_are_iso_utc_for_the_local_time_script(staff_client):
+    ask(staff_client, "How much is the Erasmus grant?")
+    html = page(staff_client)
+    assert re.search(r"<time datetime='\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'>\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", html)
+    assert "toLocaleString" in html and "<link" not in html and "src=" not in html   # inline only (CSP)
+
+
+def test_a_redirect_after_review_never_leaves_the_staff_page(staff_client):
+    exchange = ask(staff_client, "q?")
+    saved = review(staff_client, exchange, "correct", back="//evil.example/x?page=https://evil")
+    assert saved.history[0].headers["location"].startswith("/staff?")
