@@ -135,3 +135,72 @@ def test_a_redirect_after_review_never_leaves_the_staff_page(staff_client):
     exchange = ask(staff_client, "q?")
     saved = review(staff_client, exchange, "correct", back="//evil.example/x?page=https://evil")
     assert saved.history[0].headers["location"].startswith("/staff?")
+
+
+def test_reviewed_answers_export_as_a_dataset_rag_eval_scores(small_settings, small_assistant, tmp_path, monkeypatch, capsys):
+    """Exchanges through the real API on a small index, reviewed through the staff form, exported with a
+    filter, then run as-is through `rag eval --dataset FILE`."""
+    from rag.cli import main
+    from rag.store import ExchangeStore
+
+    store = ExchangeStore(small_settings.data_dir)
+    with TestClient(create_app(small_assistant, store, *STAFF)) as client:
+        mermoz = ask(client, "montant bourse Mermoz")
+        follow_up = ask(client, "et la bourse Erasmus par mois ?", history=["montant bourse Mermoz"])
+        unanswerable = ask(client, "Where can I park my car tonight?")
+        contact = ask(client, "contact accords Erasmus+")
+        invented = ask(client, "Erasmus code?")
+        for exchange in (mermoz, follow_up, unanswerable):
+            assert review(client, exchange, "correct").status_code == 200
+        review(client, contact, "wrong", "erasmus@uphf.fr")
+        review(client, invented, "wrong", "a code no text of the corpus holds")
+
+        everything = client.get("/staff/export.jsonl", headers=auth(*STAFF))
+        assert everything.headers["x-exported-rows"] == "4" and everything.headers["x-skipped-rows"] == "1"
+        assert "correction not in the corpus" in everything.headers["x-skipped-reasons"]
+        exported = client.get("/staff/export.jsonl", params={"verdict": "correct"}, headers=auth(*STAFF))
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    by_question = {line["question"]: line for line in lines}
+    assert len(lines) == 3 and {line["split"] for line in lines} == {"reviewed"}
+    assert by_question["montant bourse Mermoz"]["needles"] == ["400€"]
+    assert by_question["montant bourse Mermoz"]["source"] == "uphf-faq"
+    assert by_question["et la bourse Erasmus par mois ?"]["history"] == ["montant bourse Mermoz"]
+    assert by_question["Where can I park my car tonight?"] == {**by_question["Where can I park my car tonight?"],
+                                                              "answerable": False, "needles": []}
+    dataset = tmp_path / "reviewed.jsonl"
+    dataset.write_text(exported.text, encoding="utf-8")
+
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(small_settings.corpus_dir))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(small_settings.index_dir))
+    monkeypatch.setenv("RAG_EMBEDDER", KeywordEncoder.name)
+    monkeypatch.setenv("RAG_ABSTAIN_THRESHOLD", str(small_settings.abstain_threshold))
+    monkeypatch.setattr("rag.assistant.make_embedder", lambda settings: KeywordEncoder())
+    capsys.readouterr()
+    assert main(["eval", "--dataset", str(dataset), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)["by_split"]["reviewed"]
+    assert scored["questions"] == 3 and scored["answerable"] == 2 and scored["unanswerable"] == 1
+    assert scored["hit@5"] == 1.0 and scored["answer_accuracy"] == 1.0 and scored["abstention_accuracy"] == 1.0
+
+
+def test_two_servers_on_one_postgres_database_share_exchanges_and_verdicts(postgres_url):
+    httpx = require("httpx")
+    from rag.store import open_store
+
+    stores = [open_store(None, 90, postgres_url) for _ in range(2)]
+    try:
+        with served_on_loopback(create_app(StubAssistant(), stores[0], *STAFF)) as one, \
+                served_on_loopback(create_app(StubAssistant(), stores[1], *STAFF)) as two, \
+                httpx.Client(headers=auth(*STAFF), timeout=30) as http:
+            exchange = http.post(f"{one}/api/ask", json={"question": "Asked on server one?"}).json()["exchange_id"]
+            listed = http.get(f"{two}/staff").text
+            assert "Asked on server one?" in listed
+            assert "Asked on server one?" in http.get(f"{two}/staff/export.csv").text
+            token = re.search(r"name='csrf' value='([0-9a-f]+)'", listed).group(1)
+            saved = http.post(f"{two}/staff/review", data={"id": exchange, "verdict": "wrong", "correction": "999884537",
+                                                           "csrf": token}, follow_redirects=False)
+            assert saved.status_code == 303
+            assert shown_verdict(http.get(f"{one}/staff").text, exchange) == "wrong"   # seen from the other server
+            assert "999884537" in http.get(f"{one}/staff/export.jsonl").text
+    finally:
+        for store in stores:
+            store.close()
