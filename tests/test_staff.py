@@ -204,3 +204,40 @@ def test_two_servers_on_one_postgres_database_share_exchanges_and_verdicts(postg
     finally:
         for store in stores:
             store.close()
+
+
+@pytest.mark.browser
+def test_the_staff_page_fits_a_phone_and_shows_local_times(tmp_path):
+    """375x667 in headless Chromium: no sideways page scroll, even with long unbroken texts; dates rewritten
+    into the reader's time zone by the inline script (the CSP allows no other)."""
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, _require
+    from pathlib import Path
+
+    _require(Path(CHROMIUM).exists(), f"{CHROMIUM} not found: apt-get install chromium")
+    sync_api = require("playwright.sync_api")
+    from rag.store import ExchangeStore
+
+    store = ExchangeStore(tmp_path / "data")
+    for i in range(3):
+        store.record("s", {"question": f"https://www.example-university.fr/{'very-long-path-' * 8}{i}", "language": "en",
+                           "abstained": False, "answer": "Write to international_in@uphf.fr " + "x" * 120, "confidence": 0.5,
+                           "candidates": [{"title": "Aides", "score": 0.5}]})
+    with served_on_loopback(create_app(StubAssistant(), store, *STAFF)) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 375, "height": 667}, timezone_id="Asia/Tokyo", locale="en-GB",
+                                          http_credentials={"username": STAFF[0], "password": STAFF[1]})
+            page = context.new_page()
+            errors = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{url}/staff")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+            shown = page.locator("time").first.inner_text()
+            assert "UTC" not in shown and shown != ""
+            assert page.locator("select[name=verdict]").first.is_visible()
+            assert page.locator("form.filters button").is_visible()
+            SHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SHOTS / "staff-phone.png"), full_page=True)
+            assert errors == []
+        finally:
+            browser.close()
