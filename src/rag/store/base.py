@@ -35,17 +35,21 @@ def _blank_to_none(value):
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Choice = lambda *values: Annotated[Literal["", *values], BeforeValidator(lambda v: "" if v is None else v)]  # noqa: E731
-Day = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]
+def _none_to_blank(value):
+    return "" if value is None else value
+
+
+Blank = BeforeValidator(_none_to_blank)
+Day = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]   # an empty date box is no filter
 
 
 class Filters(BaseModel):
     """The staff filters, the same for the table and both exports. Dates are whole UTC days, both included."""
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     language: Annotated[str, Field(max_length=16)] = ""
-    abstained: Choice("yes", "no") = ""
-    feedback: Choice("helpful", "not helpful", "none") = ""
-    verdict: Choice("correct", "wrong", "unreviewed") = ""
+    abstained: Annotated[Literal["", "yes", "no"], Blank] = ""
+    feedback: Annotated[Literal["", "helpful", "not helpful", "none"], Blank] = ""
+    verdict: Annotated[Literal["", "correct", "wrong", "unreviewed"], Blank] = ""
     date_from: Day = None
     date_to: Day = None
     q: Annotated[str, Field(max_length=200)] = ""   # free text in the question, answer, comment or correction

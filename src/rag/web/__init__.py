@@ -2,8 +2,8 @@
 
 gradio and fastapi are imported by this package only; the answering core never imports the UI.
 `create_app` takes any object with `ask(question, history=...)` returning an Answer, so tests use a stub
-assistant. Modules: api (the server and its limits), chat (Gradio), staff (review routes), staff_page (its HTML), security
-(middleware: body limits, closed routes, headers, JSON errors).
+assistant. Modules: api (the server and its limits), chat (Gradio), staff (review routes), staff_page (their
+HTML), security (middleware: body limits, closed routes, headers, JSON errors).
 """
 
 import os
