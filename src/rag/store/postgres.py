@@ -50,22 +50,21 @@ class PostgresExchangeStore(BaseExchangeStore):
 
         self._errors = (psycopg.Error, psycopg_pool.PoolTimeout)
         self.url = url
-        self._pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=False, kwargs={"row_factory": dict_row},
-            # a connection broken by a server restart is replaced, not handed to a request
-            check=psycopg_pool.ConnectionPool.check_connection, name="rag-store")
         try:
-            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
-            with self._pool.connection() as db, db.transaction():
+            # One plain connection first: an unreachable server or a refused login is one clear line at start.
+            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as db, db.transaction():
                 # Two replicas starting together: one creates the table, the other waits for it.
                 db.execute("SELECT pg_advisory_xact_lock(hashtext('rag.exchanges.schema'))")
                 for statement in SCHEMA.split(";"):
                     db.execute(statement)
                 for name in ("history", "quotes"):
                     db.execute(f"ALTER TABLE exchanges ADD COLUMN IF NOT EXISTS {name} TEXT NOT NULL DEFAULT '[]'")
-        except self._errors as exc:
-            self._pool.close()
-            raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
+        except psycopg.Error as exc:
+            raise StoreError("cannot open the PostgreSQL database: " + " ".join(str(exc).split())) from exc
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=pool_size, open=True, kwargs={"row_factory": dict_row},
+            # a connection broken by a server restart is replaced, not handed to a request
+            check=psycopg_pool.ConnectionPool.check_connection, name="rag-store")
         self.purge()
 
     @staticmethod

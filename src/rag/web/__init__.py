@@ -88,12 +88,13 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     sock = listening_socket(host, port)
     try:
         threadpool_limits(1, user_api="blas")   # e5 keeps its own OpenMP threads
-        assistant = prepare_assistant(settings)
+        # The database first: a wrong RAG_DATABASE_URL is a one-line error at once, not after the index build.
         try:
             store = open_store(settings.data_dir, settings.retention_days, settings.database_url)
         except (StoreError, OSError) as exc:
             where = "RAG_DATABASE_URL" if settings.database_url else f"{settings.data_dir} (RAG_DATA_DIR)"
             raise InvalidSettingError(f"cannot open the database in {where}: {exc}") from None
+        assistant = prepare_assistant(settings)
         app = create_app(assistant, store, os.environ.get("RAG_STAFF_USER"), os.environ.get("RAG_STAFF_PASSWORD"),
                          ask_threads=threads)
         print(f"rag: serving on http://{host}:{port} (staff page {'on' if os.environ.get('RAG_STAFF_USER') else 'off'})", flush=True)
