@@ -86,6 +86,9 @@ def test_filters_narrow_the_table_and_both_exports_alike(staff_client):
     assert [json.loads(line)["question"] for line in jsonl.splitlines()] == ["Combien pour la bourse Erasmus ?"]
 
     assert csv_questions(staff_client, abstained="yes") == ["Is there parking on campus?"]
+    assert staff_client.get("/staff/export.jsonl", params={"verdict": "unreviewed"}, headers=auth(*STAFF)).text == ""
+    abstentions = staff_client.get("/staff/export.jsonl", params={"abstained": "yes"}, headers=auth(*STAFF)).text
+    assert [json.loads(line)["answerable"] for line in abstentions.splitlines()] == [False]
     assert csv_questions(staff_client, feedback="not helpful") == ["How much is the Erasmus grant?"]
     assert csv_questions(staff_client, q="GRANT") == ["How much is the Erasmus grant?"]
     assert sorted(csv_questions(staff_client, feedback="none")) == ["Combien pour la bourse Erasmus ?", "Is there parking on campus?"]

@@ -162,9 +162,8 @@ def add_staff_routes(api, store, staff_user: str | None, staff_password: str | N
     @api.get("/staff/export.jsonl")
     def staff_jsonl(request: Request, _user: str = Depends(staff)):
         filters = query(request).filters()
-        if filters.verdict in ("", "unreviewed"):   # only reviewed rows can become evaluation lines
-            filters = filters.model_copy(update={"verdict": ""})
-        rows = readable(lambda: [r for r in store.iter_rows(filters) if r["verdict"]])
+        # Only reviewed rows can become evaluation lines: "unreviewed" selects none of them.
+        rows = [] if filters.verdict == "unreviewed" else readable(lambda: [r for r in store.iter_rows(filters) if r["verdict"]])
         lines, skipped = eval_lines(reversed(rows), corpus())
         # JSON Lines has no comments: what was left out, and why, travels in headers (and the staff docs).
         headers = {"Content-Disposition": "attachment; filename=reviewed.jsonl", "X-Exported-Rows": str(len(lines)),
