@@ -92,6 +92,16 @@ class StaffQuery(Filters):
         return Filters.model_validate(self.model_dump(include=set(Filters.model_fields)))
 
 
+def csrf_secret(staff_password: str | None) -> bytes:
+    """The key of the staff forms' CSRF tokens, the same on every replica behind a load balancer (a form
+    loaded from one is posted to another), derived from the staff password they share. scrypt: a token
+    seen in a saved page must not make guessing the password offline cheap."""
+    if not staff_password:
+        return secrets.token_bytes(32)
+    return hashlib.scrypt(staff_password.encode("utf-8", "surrogatepass"), salt=b"rag staff review csrf",
+                          n=2**14, r=8, p=1, dklen=32)
+
+
 def add_staff_routes(api, store, staff_user: str | None, staff_password: str | None, corpus_dir=None) -> None:
     """The staff routes on `api`; `corpus_dir` is the corpus evaluation lines are checked against."""
     from fastapi import Depends, HTTPException, Request
@@ -105,7 +115,7 @@ def add_staff_routes(api, store, staff_user: str | None, staff_password: str | N
         return Corpus(load_corpus(corpus_dir or Settings.from_env().corpus_dir))
 
     throttle = LoginThrottle()
-    csrf_key = secrets.token_bytes(32)   # per server start: a restart only asks staff to reload the page
+    csrf_key = csrf_secret(staff_password)
 
     def csrf_token(user: str) -> str:
         return hmac.new(csrf_key, b"staff-review:" + user.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
