@@ -25,7 +25,7 @@ a{color:#1d4ed8} .bar{display:flex;flex-wrap:wrap;gap:.5rem 1.2rem;align-items:c
 .notice{background:#e6f4ea;border:1px solid #7bb08a;padding:.4rem .8rem;border-radius:4px}
 .rows{overflow-x:auto} table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border:1px solid #ccd;padding:.4rem;vertical-align:top;text-align:left;font-size:.9rem;overflow-wrap:anywhere}
-th{background:#eef0f4} td.answer{white-space:pre-line;min-width:16rem} .muted{color:#555;font-size:.8rem}
+th{background:#eef0f4;overflow-wrap:normal} td.answer{white-space:pre-line;min-width:16rem} .muted{color:#555;font-size:.8rem}
 form.review{display:flex;flex-direction:column;gap:.3rem;min-width:12rem} form.review input{width:100%}
 .verdict-wrong{background:#fdecea} .verdict-correct{background:#eef8f0}
 @media (max-width:700px){
