@@ -148,3 +148,21 @@ def test_an_unreachable_postgres_server_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(pg, "CONNECT_TIMEOUT_S", 1)
     with pytest.raises(StoreError, match="cannot open the PostgreSQL database"):
         open_store(None, 90, "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+
+
+def test_a_database_made_by_the_previous_version_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    with sqlite3.connect(folder / "exchanges.sqlite3") as old:
+        old.execute("CREATE TABLE exchanges (id TEXT PRIMARY KEY, session TEXT NOT NULL, created_at REAL NOT NULL, "
+                    "question TEXT NOT NULL, language TEXT NOT NULL, answer TEXT NOT NULL, abstained INTEGER NOT NULL, "
+                    "top_score REAL, candidates TEXT NOT NULL, feedback TEXT, comment TEXT, verdict TEXT, correction TEXT)")
+        old.execute("INSERT INTO exchanges VALUES ('old', 's', strftime('%s','now'), 'kept question', 'en', 'a', 0, 0.5, "
+                    "'[]', NULL, NULL, 'wrong', '400€')")
+    store = open_store(folder, 90, "")
+    store.record("s", answer("new question"), history=["before"])
+    rows = {r["question"]: r for r in store.recent()}
+    assert rows["kept question"]["history"] == [] and rows["kept question"]["verdict"] == "wrong"
+    assert rows["new question"]["history"] == ["before"]
