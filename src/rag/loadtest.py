@@ -38,6 +38,7 @@ def start_server(settings, port: int, data_dir: Path) -> subprocess.Popen:
     env = dict(os.environ, RAG_DATA_DIR=str(data_dir), RAG_INDEX_DIR=str(settings.index_dir),
                RAG_CORPUS_DIR=str(settings.corpus_dir), RAG_EMBEDDER=str(settings.embedder))
     env.pop("RAG_STAFF_USER", None)
+    env["RAG_DATABASE_URL"] = ""   # its own SQLite file, counted below: never a shared production database
     # The server's output goes to a file: an unread pipe fills up and blocks the server mid-request.
     # Its own session, as a deployed server has, not the client's (one scheduling autogroup on Linux): in the
     # client's session 13 of 18 runs of 60 s had a 1.2-2.2 s stall and 7 had 1-6 ReadErrors (several

@@ -50,6 +50,9 @@ class Settings:
     # Web app: where feedback and exchanges are stored, and how long they are kept.
     data_dir: Path = field(default_factory=lambda: _project_root() / "data")
     retention_days: int = 90
+    # Where exchanges are stored: "" is an SQLite file in data_dir (one server); postgresql://user@host/db a
+    # PostgreSQL database that several `rag serve` replicas share (docs/storage.md).
+    database_url: str = ""
 
     def __post_init__(self) -> None:
         for name in ("chunk_size", "top_k", "candidates", "max_question_chars", "retention_days"):

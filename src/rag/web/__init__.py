@@ -2,8 +2,8 @@
 
 gradio and fastapi are imported by this package only; the answering core never imports the UI.
 `create_app` takes any object with `ask(question, history=...)` returning an Answer, so tests use a stub
-assistant. Modules: api (the server and its limits), chat (Gradio), staff (review pages), security
-(middleware: body limits, closed routes, headers, JSON errors).
+assistant. Modules: api (the server and its limits), chat (Gradio), staff (review routes), staff_page (their
+HTML), security (middleware: body limits, closed routes, headers, JSON errors).
 """
 
 import os
@@ -13,12 +13,11 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import socket  # noqa: E402
-import sqlite3  # noqa: E402
 import sys  # noqa: E402
 
 from ..errors import InvalidSettingError  # noqa: E402
 from ..settings import Settings  # noqa: E402
-from ..store import ExchangeStore  # noqa: E402
+from ..store import StoreError, open_store  # noqa: E402
 from .api import create_app  # noqa: E402
 from .chat import render_sources  # noqa: E402
 from .staff import render_staff_page  # noqa: E402
@@ -104,11 +103,13 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     sock = listening_socket(host, port)
     try:
         threadpool_limits(1, user_api="blas")   # e5 keeps its own OpenMP threads
-        assistant = prepare_assistant(settings)
+        # The database first: a wrong RAG_DATABASE_URL is a one-line error at once, not after the index build.
         try:
-            store = ExchangeStore(settings.data_dir, settings.retention_days)
-        except (sqlite3.Error, OSError) as exc:
-            raise InvalidSettingError(f"cannot open the database in {settings.data_dir} (RAG_DATA_DIR): {exc}") from None
+            store = open_store(settings.data_dir, settings.retention_days, settings.database_url)
+        except (StoreError, OSError) as exc:
+            where = "RAG_DATABASE_URL" if settings.database_url else f"{settings.data_dir} (RAG_DATA_DIR)"
+            raise InvalidSettingError(f"cannot open the database in {where}: {exc}") from None
+        assistant = prepare_assistant(settings)
         _log_lines()
         # The watch looks at the index folder this server was given (--index or RAG_INDEX_DIR).
         app = create_app(assistant, store, os.environ.get("RAG_STAFF_USER"), os.environ.get("RAG_STAFF_PASSWORD"),

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from ..errors import InvalidSettingError, RagError
 from ..reload import version_of
-from ..store import PURGE_EVERY_S, ExchangeStore
+from ..store import PURGE_EVERY_S, BaseExchangeStore, StoreError
 from .admin import add_reload_routes
 from .chat import CSS, build_chat, chat_theme
 from .metrics import Metrics, MetricsMiddleware, add_metrics_route
@@ -86,24 +85,25 @@ def ask_threads_from_env() -> int:
     return int(raw)
 
 
-def _retention_timer(store: ExchangeStore, stop: threading.Event, every_s: float) -> None:
+def _retention_timer(store: BaseExchangeStore, stop: threading.Event, every_s: float) -> None:
     """Delete expired rows at start and then every `every_s`, whether or not anyone asks anything."""
     while True:
         try:
             store.purge()
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             log.warning("retention purge failed: %s", exc)
         if stop.wait(every_s):
             return
 
 
-def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, staff_password: str | None = None,
+def create_app(assistant, store: BaseExchangeStore, staff_user: str | None = None, staff_password: str | None = None,
                ask_threads: int | None = None, purge_every_s: float = PURGE_EVERY_S, reloader=None,
-               metrics_token: str | None = None):
+               metrics_token: str | None = None, corpus_dir=None):
     """The FastAPI server with the Gradio chat mounted at /, the staff pages at /staff and the API at /api.
     `assistant` is any object with `ask(question, history=...)` returning an Answer (tests pass a stub).
     With a `reloader` (reload.IndexReloader), each request answers from the assistant it holds at that
-    moment, and its watch runs while the app does; `metrics_token` puts /metrics behind a bearer token."""
+    moment, and its watch runs while the app does; `metrics_token` puts /metrics behind a bearer token.
+    `corpus_dir`: the corpus the staff's evaluation export is checked against (default: the assistant's)."""
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
@@ -141,8 +141,8 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
         answer = current().ask(question, history=history).to_dict()
         metrics.answered(answer)
         try:
-            answer["exchange_id"] = store.record(session, answer)
-        except sqlite3.Error as exc:   # best effort: the student gets the answer; /healthz says degraded
+            answer["exchange_id"] = store.record(session, answer, history)
+        except StoreError as exc:   # best effort: the student gets the answer; /healthz says degraded
             log.warning("exchange not stored (%d failures so far): %s", store.failures, exc)
             answer["exchange_id"] = None
         return answer
@@ -168,13 +168,14 @@ def create_app(assistant, store: ExchangeStore, staff_user: str | None = None, s
         try:
             saved = await asyncio.get_running_loop().run_in_executor(
                 answering, store.feedback, body.exchange_id, body.helpful, body.comment or "")
-        except sqlite3.Error:
+        except StoreError:
             return JSONResponse({"error": "the feedback could not be saved now; try again later"}, status_code=503)
         if not saved:
             return JSONResponse({"error": "no such exchange"}, status_code=404)
         return {"status": "saved"}
 
-    staff_auth = add_staff_routes(api, store, staff_user, staff_password)
+    corpus_dir = corpus_dir or getattr(getattr(assistant, "settings", None), "corpus_dir", None)
+    staff_auth = add_staff_routes(api, store, staff_user, staff_password, corpus_dir)
     add_reload_routes(api, reloader, *staff_auth)
     add_metrics_route(api, metrics, metrics_token)
     demo = build_chat(store, ask_and_record)

@@ -4,14 +4,25 @@ name, no IP kept), a CSRF token in every form that changes data, exports (CSV ce
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
-import html
+import itertools
 import logging
 import secrets
-import sqlite3
 import threading
 import time
+from typing import Annotated
+from urllib.parse import parse_qsl, quote, urlencode
+
+from pydantic import AfterValidator, Field, ValidationError
+
+from ..store import Filters, StoreError
+from ..store.evalexport import Corpus, eval_lines
+from .security import validation_message
+from .staff_page import PAGE_SIZES, render_staff_page
+
+__all__ = ["add_staff_routes", "render_staff_page", "StaffQuery"]
 
 log = logging.getLogger("rag.web")
 
@@ -65,12 +76,46 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def add_staff_routes(api, store, staff_user: str | None, staff_password: str | None) -> None:
+def _page_size(n: int) -> int:
+    if n not in PAGE_SIZES:
+        raise ValueError(f"page size must be one of {', '.join(map(str, PAGE_SIZES))}")
+    return n
+
+
+class StaffQuery(Filters):
+    """The staff page's query: the filters, the page and its size."""
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    per_page: Annotated[int, AfterValidator(_page_size)] = 50
+    saved: str = ""
+
+    def filters(self) -> Filters:
+        return Filters.model_validate(self.model_dump(include=set(Filters.model_fields)))
+
+
+def csrf_secret(staff_password: str | None) -> bytes:
+    """The key of the staff forms' CSRF tokens, the same on every replica behind a load balancer (a form
+    loaded from one is posted to another), derived from the staff password they share. scrypt: a token
+    seen in a saved page must not make guessing the password offline cheap."""
+    if not staff_password:
+        return secrets.token_bytes(32)
+    return hashlib.scrypt(staff_password.encode("utf-8", "surrogatepass"), salt=b"rag staff review csrf",
+                          n=2**14, r=8, p=1, dklen=32)
+
+
+def add_staff_routes(api, store, staff_user: str | None, staff_password: str | None, corpus_dir=None) -> None:
+    """The staff routes on `api`; `corpus_dir` is the corpus evaluation lines are checked against."""
     from fastapi import Depends, HTTPException, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
+
+    @functools.cache
+    def corpus() -> Corpus:   # read on the first export only: most servers never export
+        from ..corpus import load_corpus
+        from ..settings import Settings
+
+        return Corpus(load_corpus(corpus_dir or Settings.from_env().corpus_dir))
 
     throttle = LoginThrottle()
-    csrf_key = secrets.token_bytes(32)   # per server start: a restart only asks staff to reload the page
+    csrf_key = csrf_secret(staff_password)
 
     def csrf_token(user: str) -> str:
         return hmac.new(csrf_key, b"staff-review:" + user.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
@@ -95,27 +140,47 @@ def add_staff_routes(api, store, staff_user: str | None, staff_password: str | N
         throttle.succeeded(key)
         return user
 
-    def filtered(abstained: str | None, not_helpful: str | None, language: str | None) -> list[dict]:
+    def query(request: Request) -> StaffQuery:
         try:
-            return store.recent(abstained={"yes": True, "no": False}.get(abstained or ""), not_helpful=not_helpful == "yes",
-                                language=(language or None) and language[:16])
-        except sqlite3.Error as exc:
+            return StaffQuery.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            raise HTTPException(status_code=422, detail=validation_message(exc.errors())) from None
+
+    def readable(read):
+        try:
+            return read()
+        except StoreError as exc:
             raise HTTPException(status_code=503, detail=f"the database cannot be read now: {exc}") from None
 
     @api.get("/staff", response_class=HTMLResponse)
-    def staff_page(abstained: str | None = None, not_helpful: str | None = None, language: str | None = None,
-                   user: str = Depends(staff)):
-        return render_staff_page(filtered(abstained, not_helpful, language), csrf_token(user))
+    def staff_page(request: Request, user: str = Depends(staff)):
+        q = query(request)
+        filters = q.filters()
+        total = readable(lambda: store.count(filters))
+        page = min(q.page, max(1, -(-total // q.per_page)))
+        rows = readable(lambda: store.search(filters, limit=q.per_page, offset=(page - 1) * q.per_page))
+        return render_staff_page(rows, csrf_token(user), filters, page, q.per_page, total, saved=q.saved == "1")
 
     @api.get("/staff/export.csv")
-    def staff_csv(abstained: str | None = None, not_helpful: str | None = None, language: str | None = None,
-                  _user: str = Depends(staff)):
-        return Response(store.to_csv(filtered(abstained, not_helpful, language)), media_type="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=exchanges.csv"})
+    def staff_csv(request: Request, _user: str = Depends(staff)):
+        filters = query(request).filters()
+        lines = store.csv_lines(filters)
+        first = readable(lambda: next(lines))   # a database that cannot be read is a 503, not a cut file
+        return StreamingResponse(itertools.chain([first], lines), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": "attachment; filename=exchanges.csv"})
 
     @api.get("/staff/export.jsonl")
-    def staff_jsonl(_user: str = Depends(staff)):
-        return PlainTextResponse(store.to_eval_jsonl(), headers={"Content-Disposition": "attachment; filename=reviewed.jsonl"})
+    def staff_jsonl(request: Request, _user: str = Depends(staff)):
+        filters = query(request).filters()
+        # Only reviewed rows can become evaluation lines: "unreviewed" selects none of them.
+        rows = [] if filters.verdict == "unreviewed" else readable(lambda: [r for r in store.iter_rows(filters) if r["verdict"]])
+        lines, skipped = eval_lines(reversed(rows), corpus())
+        # JSON Lines has no comments: what was left out, and why, travels in headers (and the staff docs).
+        headers = {"Content-Disposition": "attachment; filename=reviewed.jsonl", "X-Exported-Rows": str(len(lines)),
+                   "X-Skipped-Rows": str(sum(skipped.values())),
+                   "X-Skipped-Reasons": "; ".join(f"{n} {reason}" for reason, n in skipped.items())}
+        return PlainTextResponse("".join(line + "\n" for line in lines), media_type="application/x-ndjson",
+                                 headers=headers)
 
     @api.post("/staff/review")
     async def staff_review(request: Request, user: str = Depends(staff)):
@@ -124,41 +189,21 @@ def add_staff_routes(api, store, staff_user: str | None, staff_password: str | N
         token = form.get("csrf")
         if not isinstance(token, str) or not hmac.compare_digest(token.encode("utf-8", "replace"), csrf_token(user).encode()):
             return JSONResponse({"error": "missing or wrong form token: reload the staff page and try again"}, status_code=403)
+        exchange_id = str(form.get("id", ""))
         try:
-            ok = store.review(str(form.get("id", "")), str(form.get("verdict", "")), str(form.get("correction", "")))
+            ok = store.review(exchange_id, str(form.get("verdict", "")), str(form.get("correction", "")))
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             return JSONResponse({"error": f"the verdict could not be saved now: {exc}"}, status_code=503)
         if not ok:
             return JSONResponse({"error": "no such exchange"}, status_code=404)
-        return HTMLResponse("<p>Saved. <a href='/staff'>Back to the list</a></p>")
+        # Back to the list the form was on, its filters re-validated (never a redirect to another site).
+        try:
+            back = StaffQuery.model_validate(dict(parse_qsl(str(form.get("back", "")))))
+        except ValidationError:
+            back = StaffQuery()
+        target = urlencode({**back.filters().query(), "per_page": back.per_page, "page": back.page, "saved": 1})
+        return RedirectResponse(f"/staff?{target}#x-{quote(exchange_id)}", status_code=303)
 
     return staff, csrf_token   # for staff routes kept elsewhere (admin.py: the index reload)
-
-
-def render_staff_page(rows: list[dict], csrf: str = "") -> str:
-    body = []
-    token = html.escape(csrf, quote=True)
-    for r in rows:
-        candidates = "<br>".join(f"{html.escape(c['title'][:60])} ({c['score']:.2f})" for c in r["candidates"][:10])
-        body.append(
-            "<tr>"
-            f"<td>{html.escape(r['question'])}</td><td>{html.escape(r['language'])}</td>"
-            f"<td style='white-space:pre-line'>{html.escape(r['answer'])}</td><td>{'yes' if r['abstained'] else 'no'}</td>"
-            f"<td>{(r['top_score'] or 0):.2f}</td><td>{candidates}</td>"
-            f"<td>{html.escape(r['feedback'] or '')} {html.escape(r['comment'] or '')}</td>"
-            f"<td><form method='post' action='/staff/review'><input type='hidden' name='id' value='{html.escape(r['id'], quote=True)}'>"
-            f"<input type='hidden' name='csrf' value='{token}'>"
-            f"<label>Verdict <select name='verdict'><option value='correct'>correct</option><option value='wrong'>wrong</option></select></label>"
-            f"<label>Right answer or passage <input name='correction' value='{html.escape(r['correction'] or '', quote=True)}'></label>"
-            f"<button type='submit'>Save</button></form>{html.escape(r['verdict'] or '')}</td></tr>")
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Staff review</title><style>body{{font-family:sans-serif;margin:1rem}} table{{border-collapse:collapse}} td,th{{border:1px solid #999;padding:4px;vertical-align:top}}</style></head>
-<body><main><h1>Recent exchanges</h1>
-<form method="get" action="/staff"><label>Abstained <select name="abstained"><option value="">any</option><option>yes</option><option>no</option></select></label>
-<label>Not helpful only <select name="not_helpful"><option value="">no</option><option>yes</option></select></label>
-<label>Language <input name="language" size="3"></label> <button type="submit">Filter</button></form>
-<p><a href="/staff/export.csv">Export CSV</a> · <a href="/staff/export.jsonl">Export reviewed questions (evaluation format)</a></p>
-<table><thead><tr><th>Question</th><th>Language</th><th>Answer</th><th>Abstained</th><th>Top score</th><th>Candidates</th><th>Feedback</th><th>Review</th></tr></thead>
-<tbody>{''.join(body)}</tbody></table></main></body></html>"""
