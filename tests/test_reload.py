@@ -33,7 +33,7 @@ def second_corpus(folder):
     (corpus / "cafe.txt").write_text("La cafétéria du campus ouvre à 7h30 du lundi au vendredi.\n", encoding="utf-8")
     sources = json.loads((corpus / "sources.json").read_text(encoding="utf-8"))
     sources.append({"id": "uphf-cafe", "file": "cafe.txt", "title": "Cafétéria", "institution": "UPHF",
-                    "language": "fr", "url": "https://www.uphf.fr"})
+                    "language": "fr", "url": "https://www.uphf.fr", "checked_on": "2026-11-27"})
     (corpus / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
     return corpus
 
