@@ -409,7 +409,7 @@ def test_fifty_clients_get_every_answer_while_the_database_fails_halfway(tmp_pat
     httpx = require("httpx")
     store = ExchangeStore(tmp_path / "data")
     app = create_app(StubAssistant(), store)
-    # 6 s in the suite; RAG_FAILOVER_SECONDS=60 for the full minute (README figures)
+    # 6 s in the suite; RAG_FAILOVER_SECONDS=60 for the full minute (docs/figures.md)
     seconds = float(os.environ.get("RAG_FAILOVER_SECONDS", "6"))
     results = {"ok": 0, "unstored": 0, "failed": []}
 

@@ -214,7 +214,7 @@ def test_two_servers_on_one_postgres_database_share_exchanges_and_verdicts(postg
 def test_the_staff_page_fits_a_phone_and_shows_local_times(tmp_path):
     """375x667 in headless Chromium: no sideways page scroll, even with long unbroken texts; dates rewritten
     into the reader's time zone by the inline script (the CSP allows no other)."""
-    from test_browser import AXE, CHROMIUM, CHROMIUM_ARGS, SHOTS, _require
+    from test_browser import AXE, CHROMIUM, CHROMIUM_ARGS, README_SHOTS, _require
     from pathlib import Path
 
     _require(Path(CHROMIUM).exists(), f"{CHROMIUM} not found: apt-get install chromium")
@@ -240,8 +240,8 @@ def test_the_staff_page_fits_a_phone_and_shows_local_times(tmp_path):
             assert "UTC" not in shown and shown != ""
             assert page.locator("select[name=verdict]").first.is_visible()
             assert page.locator("form.filters button").is_visible()
-            SHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SHOTS / "staff-phone.png"), full_page=True)
+            README_SHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(README_SHOTS / "staff-phone.png"))   # the README shows it
             _require(AXE.exists(), f"{AXE} not found: npm ci --prefix tests/browser")
             page.add_script_tag(path=str(AXE))
             found = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")["violations"]

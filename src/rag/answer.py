@@ -82,7 +82,7 @@ LEAD_PASSAGES = 3
 # At most this many supporting quotes follow the lead (the contract allows 5 citations; a student reads two).
 MAX_SUPPORT = 2
 # A supporting passage must score within this many log-odds of the best passage, by the fitted ranker:
-# further down it adds reading, not answers (dev sweep in the README).
+# further down it adds reading, not answers (dev sweep in docs/figures.md).
 SUPPORT_GAP = 1.0
 
 

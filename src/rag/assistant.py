@@ -63,7 +63,7 @@ def with_previous(vectors: np.ndarray) -> np.ndarray:
 
 def limit_blas_threads() -> None:
     """One BLAS thread: the matrix products here are small, and OpenBLAS threads left spinning after one
-    slow down e5's own OpenMP threads (warm ask p50 36 -> 20 ms on 2 cores, README "Speed"). Concurrent
+    slow down e5's own OpenMP threads (warm ask p50 36 -> 20 ms on 2 cores, docs/figures.md "Speed"). Concurrent
     web requests each asking for 2 BLAS threads also fought over the cores."""
     from threadpoolctl import threadpool_limits
 

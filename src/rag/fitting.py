@@ -15,7 +15,7 @@ from .conversation import follow_up_signals
 from .fitted import Fitted, fit_linear
 from .retrieval import RetrievalOptions
 
-REGULARISATION = 1.0   # scikit-learn's C; larger values did not change the dev figures (README)
+REGULARISATION = 1.0   # scikit-learn's C; larger values did not change the dev figures (docs/figures.md)
 
 
 def _gold(assistant, item):

@@ -11,7 +11,7 @@ The ranking adds up, for every chunk:
   sources.json: UPJV, Amiens, Lille, UPHF, Valenciennes...);
 - answer type: a bonus for passages holding the kind of fact asked (an amount for "how much", an
   address for "which e-mail", a date for "when").
-Each component's effect on the evaluation set is in the README's table and in `rag eval --report`.
+Each component's effect on the evaluation set is in docs/figures.md's table and in `rag eval --report`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import InvalidSettingError
 
-# Both bundled models together: best on the dev split and as good as e5 alone on the blind set (README).
+# Both bundled models together: best on the dev split and as good as e5 alone on the blind set (docs/figures.md).
 DEFAULT_EMBEDDER = "use-multilingual-v3+e5-small"
 
 

@@ -90,7 +90,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     import uvicorn
 
     # One BLAS thread per request: the server answers requests on many threads at once, and OpenBLAS
-    # threads of concurrent calls fight over the 2 cores (50 clients: p95 1050 ms -> see README "Under load").
+    # threads of concurrent calls fight over the 2 cores (50 clients: p95 1050 ms -> see docs/figures.md "Under load").
     from threadpoolctl import threadpool_limits
 
     from ..reload import IndexReloader, poll_seconds_from_env

@@ -109,7 +109,7 @@ def create_app(assistant, store: BaseExchangeStore, staff_user: str | None = Non
     from fastapi.responses import JSONResponse
 
     # Answers are computed on a few threads, not on the 40 of the default pool: on 2 cores, more threads
-    # only queue on the GIL and on each other (see README "Under load").
+    # only queue on the GIL and on each other (see docs/figures.md "Under load").
     answering = ThreadPoolExecutor(max_workers=ask_threads or ask_threads_from_env(), thread_name_prefix="answer")
     # One attribute read: the index swap replaces `reloader.assistant` whole, and a request keeps what it read.
     current = (lambda: reloader.assistant) if reloader is not None else (lambda: assistant)

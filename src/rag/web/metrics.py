@@ -14,7 +14,7 @@ import time
 # generate_latest writes the classic text format, version 0.0.4 (CONTENT_TYPE_LATEST names 1.0.0 in
 # recent prometheus-client releases, which generate_latest does not write).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Seconds: an answer takes ~20 ms alone, seconds in a queue under load (README "Under load").
+# Seconds: an answer takes ~20 ms alone, seconds in a queue under load (docs/figures.md "Under load").
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UNROUTED = "(unrouted)"   # no route matched, or answered before routing (a closed route, a body over the limit)
 
