@@ -62,7 +62,7 @@ def test_a_failed_build_leaves_the_good_index_in_place(small_settings):
         build_index(small_settings, embedder=Broken())
     assert (current_version(small_settings.index_dir) / "manifest.json").read_bytes() == before
     assert load_index(small_settings).chunks
-    assert sorted(p.name for p in small_settings.index_dir.iterdir()) == ["CURRENT", "cache", current_version(small_settings.index_dir).name]
+    assert sorted(p.name for p in small_settings.index_dir.iterdir()) == [".CURRENT.lock", "CURRENT", "cache", current_version(small_settings.index_dir).name]
 
 
 def _tree(folder):
@@ -145,7 +145,32 @@ def test_an_index_of_the_first_format_is_upgraded_without_touching_other_files(s
     assert load_index(small_settings).chunks          # still readable
     build_index(small_settings, embedder=KeywordEncoder())
     names = sorted(p.name for p in small_settings.index_dir.iterdir())
-    assert names == ["CURRENT", "README.txt", "cache", current_version(small_settings.index_dir).name]
+    assert names == [".CURRENT.lock", "CURRENT", "README.txt", "cache", current_version(small_settings.index_dir).name]
+
+
+def test_two_builds_at_once_leave_one_whole_index(small_settings):
+    """Two replicas starting on a stale index both build it: neither may delete the version the other
+    switched to (the pointer would name a folder that is gone)."""
+    import threading
+
+    errors = []
+
+    def build():
+        try:
+            for _ in range(4):
+                build_index(small_settings, embedder=KeywordEncoder())
+                assert load_index(small_settings).chunks
+        except Exception as exc:   # noqa: BLE001 - the test reports any failure of either build
+            errors.append(exc)
+
+    builders = [threading.Thread(target=build) for _ in range(2)]
+    for thread in builders:
+        thread.start()
+    for thread in builders:
+        thread.join()
+    assert errors == []
+    assert load_index(small_settings).chunks
+    assert len([p for p in small_settings.index_dir.iterdir() if p.name.startswith("v-")]) == 1
 
 
 def test_non_finite_vectors_are_refused(small_settings):

@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,7 @@ from .settings import Settings
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
+LOCK = f".{POINTER}.lock"   # held by a build from its new version folder to the clean-up after the switch
 VERSION_PREFIX = "v-"
 # What write_index names a version folder (prefix, UTC stamp, tempfile's suffix): only such folders are
 # ever deleted, so a user's own "v-notes" folder beside an index is left alone.
@@ -240,7 +242,7 @@ def check_index_target(index_dir: Path) -> None:
 
 
 def _is_ours(path: Path) -> bool:
-    return (path.name == CACHE and path.is_dir()) or (_is_version(path)) or \
+    return (path.name == CACHE and path.is_dir()) or (_is_version(path)) or path.name == LOCK or \
         (path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"))
 
 
@@ -275,14 +277,30 @@ def current_version(index_dir: Path) -> Path | None:
 
 def write_index(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> Path:
     """Write a new version folder inside `index_dir`, then point `CURRENT` at it with one atomic rename."""
-    import faiss
-
     index_dir = Path(index_dir)
     check_index_target(index_dir)
     for name, vectors in (("chunk", chunk_vectors), ("sentence", sentence_vectors)):
         if not np.isfinite(vectors).all():
             raise IndexBuildError(f"the embedder returned non-finite {name} vectors: the index was not written")
     index_dir.mkdir(parents=True, exist_ok=True)
+    with _one_writer(index_dir):
+        return _write_version(index_dir, chunk_vectors, sentence_vectors, manifest)
+
+
+@contextmanager
+def _one_writer(index_dir: Path):
+    """One build at a time writes, switches and cleans up: two replicas starting on a stale index build at
+    once, and the first one's clean-up would delete the other's new version, even after the pointer named it."""
+    import fcntl
+
+    with open(index_dir / LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)   # released when the file is closed, also if the process dies
+        yield
+
+
+def _write_version(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> Path:
+    import faiss
+
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     staging = Path(tempfile.mkdtemp(prefix=f"{VERSION_PREFIX}{stamp}-", dir=index_dir))
     try:
