@@ -124,7 +124,7 @@ def test_a_crash_after_the_switch_leaves_the_new_index_whole(small_settings, mon
 
     build_index(small_settings, embedder=KeywordEncoder())
     old = current_version(small_settings.index_dir)
-    monkeypatch.setattr(index_module, "_remove_retired", lambda *a, **k: (_ for _ in ()).throw(OSError("killed")))
+    monkeypatch.setattr(index_module.versions, "_remove_retired", lambda *a, **k: (_ for _ in ()).throw(OSError("killed")))
     with pytest.raises(OSError):
         build_index(small_settings, embedder=KeywordEncoder())
     assert current_version(small_settings.index_dir) != old

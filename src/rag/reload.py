@@ -1,6 +1,6 @@
 """Hot index swap: a running server picks up a newly built index without a restart.
 
-`rag index` writes a new version folder and switches `index/CURRENT` with one rename (index.py). The
+`rag index` writes a new version folder and switches `index/CURRENT` with one rename (index/versions.py). The
 `IndexReloader` holds the assistant in use; a background thread stats the pointer every few seconds (a
 stat only: nothing is read while the index is unchanged) and, when it changed, loads the new version off
 the request path, warms it up, and swaps one reference. Requests read `reloader.assistant` once and keep

@@ -1,52 +1,28 @@
-"""Stage 4: chunk and sentence vectors in FAISS, with a manifest, written atomically.
-
-Layout of an index folder (`index/`):
-- `CURRENT`: one line naming the complete version in use, e.g. `v-20261127T170312-4f1a`;
-- `v-…/chunks.faiss`: one vector a chunk (inner product on unit vectors = cosine);
-- `v-…/sentences.faiss`: one vector a sentence of a chunk, for sentence-level matching and answer extraction;
-- `v-…/manifest.json`: format, embedder, dimension, corpus fingerprint, build time, file checksums, the chunk
-  table and the sentence table (citations are look-ups into it).
-
-A build writes a new version folder beside the current one and then switches `CURRENT` with a single
-rename: a crash at any instant leaves the old index or the new one, never none. Only a folder that is
-empty or already holds this project's index is ever written to; anything else is refused, and only the
-version folders this program wrote are deleted.
-"""
+"""Stage 4: chunk and sentence vectors in FAISS, with a manifest; built, checked and loaded here, written
+to disk by versions.py (one version folder beside the other, switched atomically), passage vectors cached by
+content hash in cache.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from .chunking import Chunk, chunk_documents, split_sentences
-from .corpus import corpus_fingerprint, document_hashes, institutions_of, load_corpus, read_sources
-from .embedding import Embedder, make_embedder, members
-from .errors import IndexBuildError, IndexMismatchError, IndexMissingError, IndexTargetError
-from .settings import Settings
+from ..chunking import Chunk, chunk_documents, split_sentences
+from ..corpus import corpus_fingerprint, document_hashes, institutions_of, load_corpus, read_sources
+from ..embedding import Embedder, make_embedder, members
+from ..errors import IndexMismatchError, IndexMissingError
+from ..settings import Settings
+from .cache import CACHE, EMBED_BATCH, VectorCache  # noqa: F401 (the package's API)
+from .versions import (CHUNK_VECTORS, LOCK, MANIFEST, POINTER, SENTENCE_VECTORS, VERSION_PREFIX,  # noqa: F401
+                       _sha256, check_index_target, current_version, write_index)
 
 FORMAT_VERSION = 1
-POINTER = "CURRENT"
-LOCK = f".{POINTER}.lock"   # held by a build from its new version folder to the clean-up after the switch
-VERSION_PREFIX = "v-"
-# What write_index names a version folder (prefix, UTC stamp, tempfile's suffix): only such folders are
-# ever deleted, so a user's own "v-notes" folder beside an index is left alone.
-_VERSION_NAME = re.compile(r"v-\d{8}T\d{6}-[A-Za-z0-9_]+")
-MANIFEST = "manifest.json"
-CACHE = "cache"
-EMBED_BATCH = 64   # e5 runs about ten times slower one passage at a time than in batches
-CHUNK_VECTORS = "chunks.faiss"
-SENTENCE_VECTORS = "sentences.faiss"
 
 
 @dataclass
@@ -74,7 +50,7 @@ class Index:
     @cached_property
     def institutions(self) -> dict[str, re.Pattern]:
         """{institution: pattern of its names} from sources.json (its names and `institution_aliases`)."""
-        from .corpus.sources import institution_patterns
+        from ..corpus.sources import institution_patterns
 
         return institution_patterns(self.institution_info)
 
@@ -82,7 +58,7 @@ class Index:
     def institution_info(self) -> dict[str, dict]:
         """{institution: {"aliases", "contact"}} as recorded from sources.json, in its order (an index without
         them knows each institution by its name, its office by its link)."""
-        from .corpus.sources import default_contact
+        from ..corpus.sources import default_contact
 
         first_url = {c.institution: c.url for c in reversed(self.chunks)}
         return self.manifest.get("institutions") or {n: {"aliases": [], "contact": default_contact(n, first_url[n])}
@@ -178,178 +154,6 @@ def _previous_hashes(index_dir: Path) -> dict[str, str] | None:
     return hashes if isinstance(hashes, dict) else None
 
 
-class VectorCache:
-    """Passage vectors of one model by content hash (`index/cache/<model>.npz`), so that rebuilding an unchanged
-    corpus embeds nothing and a changed document re-embeds only its own passages. Saved holding only what
-    the last build used, so it never grows past one corpus."""
-
-    def __init__(self, folder: Path, model) -> None:
-        self.model = model
-        self.path = Path(folder) / (re.sub(r"[^A-Za-z0-9._-]+", "_", model.name) + ".npz")
-        self.vectors: dict[bytes, np.ndarray] = {}
-        self.used: set[bytes] = set()
-        self.embedded = 0
-        try:
-            with np.load(self.path) as data:
-                self.vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
-        except (OSError, ValueError, KeyError):
-            pass   # no cache yet, or an unreadable one: everything is embedded again
-
-    def key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.model.name}\x00{getattr(self.model, 'passage_prefix', '')}\x00{text}".encode()).hexdigest().encode()
-
-    def encode(self, texts: list[str], what: str, progress: bool) -> np.ndarray:
-        from tqdm import tqdm
-
-        keys = [self.key(t) for t in texts]
-        self.used.update(keys)
-        missing = list(dict.fromkeys(k_t for k_t in zip(keys, texts) if k_t[0] not in self.vectors))
-        with tqdm(total=len(missing), desc=f"{self.model.name}: {what}", unit=what[:-1], disable=not progress,
-                  leave=False) as bar:
-            for start in range(0, len(missing), EMBED_BATCH):
-                batch = missing[start:start + EMBED_BATCH]
-                vectors = self.model.encode_passages([t for _, t in batch])
-                for (k, _), v in zip(batch, vectors):
-                    self.vectors[k] = v
-                bar.update(len(batch))
-        self.embedded += len(missing)
-        return np.ascontiguousarray(np.vstack([self.vectors[k] for k in keys]), dtype=np.float32)
-
-    def save(self) -> None:
-        keys = sorted(self.used)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(staging, "wb") as handle:
-            np.savez(handle, keys=np.array(keys, dtype="S64"), vectors=np.vstack([self.vectors[k] for k in keys]))
-        os.replace(staging, self.path)
-
-
-def check_index_target(index_dir: Path) -> None:
-    """Refuse to write an index where something else lives: `rag index --out ~/Documents` must not touch it."""
-    index_dir = Path(index_dir)
-    if not index_dir.exists() and not index_dir.is_symlink():
-        return
-    if not index_dir.is_dir():
-        raise IndexTargetError(f"{index_dir} is a file, not an index folder: choose another --out (nothing was changed)")
-    if (index_dir / POINTER).is_file():
-        return
-    if all(_is_ours(path) for path in index_dir.iterdir()):
-        return   # empty, or only what an interrupted build of ours left (the cache, a version folder)
-    if _is_legacy_index(index_dir):
-        return
-    raise IndexTargetError(f"{index_dir} is not empty and holds no index of this program: choose an empty or new "
-                           f"folder for --out (nothing was changed)")
-
-
-def _is_ours(path: Path) -> bool:
-    return (path.name == CACHE and path.is_dir()) or (_is_version(path)) or path.name == LOCK or \
-        (path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"))
-
-
-def _is_version(path: Path) -> bool:
-    return bool(_VERSION_NAME.fullmatch(path.name)) and path.is_dir() and not path.is_symlink()
-
-
-def _is_legacy_index(index_dir: Path) -> bool:
-    """An index of the first format, files directly in the folder: upgraded in place, its own files only."""
-    try:
-        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and "corpus_fingerprint" in manifest and "chunks" in manifest
-
-
-def current_version(index_dir: Path) -> Path | None:
-    """The folder holding the index in use, or None. A pointer naming anything but a version folder of
-    this index is treated as damage, never followed."""
-    index_dir = Path(index_dir)
-    try:
-        name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return index_dir if _is_legacy_index(index_dir) else None
-    except (OSError, UnicodeDecodeError):
-        raise IndexMismatchError(f"the index pointer {index_dir / POINTER} is unreadable: rebuild it with "
-                                 f"`rag index --out {index_dir}`") from None
-    if not _VERSION_NAME.fullmatch(name):
-        raise IndexMismatchError(f"the index pointer {index_dir / POINTER} is damaged: rebuild it with `rag index --out {index_dir}`")
-    return index_dir / name
-
-
-def write_index(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> Path:
-    """Write a new version folder inside `index_dir`, then point `CURRENT` at it with one atomic rename."""
-    index_dir = Path(index_dir)
-    check_index_target(index_dir)
-    for name, vectors in (("chunk", chunk_vectors), ("sentence", sentence_vectors)):
-        if not np.isfinite(vectors).all():
-            raise IndexBuildError(f"the embedder returned non-finite {name} vectors: the index was not written")
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with _one_writer(index_dir):
-        return _write_version(index_dir, chunk_vectors, sentence_vectors, manifest)
-
-
-@contextmanager
-def _one_writer(index_dir: Path):
-    """One build at a time writes, switches and cleans up: two replicas starting on a stale index build at
-    once, and the first one's clean-up would delete the other's new version, even after the pointer named it."""
-    import fcntl
-
-    with open(index_dir / LOCK, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)   # released when the file is closed, also if the process dies
-        yield
-
-
-def _write_version(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> Path:
-    import faiss
-
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    staging = Path(tempfile.mkdtemp(prefix=f"{VERSION_PREFIX}{stamp}-", dir=index_dir))
-    try:
-        checksums = {}
-        for name, vectors in ((CHUNK_VECTORS, chunk_vectors), (SENTENCE_VECTORS, sentence_vectors)):
-            flat = faiss.IndexFlatIP(vectors.shape[1])
-            flat.add(vectors)
-            faiss.write_index(flat, str(staging / name))
-            checksums[name] = _sha256(staging / name)
-        manifest = dict(manifest, checksums=checksums, version=staging.name)
-        (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        for path in staging.iterdir():
-            _fsync(path)
-        _fsync(staging)
-        pointer = index_dir / f".{POINTER}.{os.getpid()}.tmp"
-        pointer.write_text(staging.name + "\n", encoding="utf-8")
-        _fsync(pointer)
-        os.replace(pointer, index_dir / POINTER)   # the one step that switches versions
-        _fsync(index_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _remove_retired(index_dir, keep=staging.name)
-    return staging
-
-
-def _remove_retired(index_dir: Path, keep: str) -> None:
-    """Delete what earlier builds of this program wrote: other version folders, stray pointer files and the
-    first format's three files. Nothing else in the folder is touched."""
-    for path in index_dir.iterdir():
-        if path.name == keep:
-            continue
-        if _is_version(path):
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.is_file() and path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"):
-            path.unlink(missing_ok=True)
-    if (index_dir / MANIFEST).is_file():   # first-format files, superseded by the version folder
-        for name in (MANIFEST, CHUNK_VECTORS, SENTENCE_VECTORS):
-            (index_dir / name).unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def load_index(settings: Settings, check_corpus: bool = True) -> Index:
     """The index in `settings.index_dir`, refused if missing, damaged or built from something else."""
     import faiss
@@ -417,7 +221,3 @@ def index_status(settings: Settings) -> str:
     except (OSError, ValueError, IndexMismatchError):
         return "stale"
     return "ok"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
