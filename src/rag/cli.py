@@ -248,7 +248,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .evaluation import run_bench
+    from .bench import run_bench
 
     return run_bench(args, settings_from(args))
 

@@ -371,38 +371,3 @@ def remember_encodings(assistant):
 
     assistant.embedder.encode_queries = remembered
     return lambda: setattr(assistant.embedder, "encode_queries", encode)
-
-
-def run_bench(args, settings) -> int:
-    """Warm per-stage latency over the evaluation questions, `repeat` rounds, medians and p95."""
-    from .assistant import Assistant
-
-    items = load_dataset(args.dataset or DEFAULT_DATASET)
-    started = time.perf_counter()
-    assistant = Assistant.load(settings=settings)
-    assistant.ask("warm up")
-    load_seconds = time.perf_counter() - started
-    timings = {stage: [] for stage in ("embed", "search", "answer", "total")}
-    bare = []   # the query encoding alone, the floor any pipeline on this embedder pays
-    for _ in range(args.repeat):
-        for item in items:
-            answer = assistant.ask(item.question)
-            for stage in timings:
-                timings[stage].append(answer.timings_ms[stage])
-            began = time.perf_counter()
-            assistant.embedder.encode_queries([item.question])
-            bare.append((time.perf_counter() - began) * 1000)
-    timings["encoding only"] = bare
-    print(f"load (index + embedder): {load_seconds:.2f} s; {len(items)} questions x {args.repeat} rounds")
-    print(f"{'stage':14}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
-    for stage, values in timings.items():
-        values.sort()
-        print(f"{stage:14}{statistics.median(values):10.2f}{percentile(values, 95):10.2f}{values[-1]:10.2f}")
-    print(f"warm ask p50 / bare encoding p50: {statistics.median(timings['total']) / statistics.median(bare):.2f}x")
-    try:
-        import resource
-
-        print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    except ImportError:
-        pass
-    return 0
