@@ -138,3 +138,10 @@ def test_the_load_command_serves_drives_and_counts_every_feedback_row(real_setti
     figures = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert figures["errors"] == 0 and figures["requests"] > 0
     assert figures["feedback_sent"] == figures["feedback_stored"] == 3
+
+
+def test_an_faq_question_line_is_never_the_whole_first_line(real_assistant):
+    # the passage asks "Qui peut devenir alternant ?" and answers two lines below: the student reads the answer
+    answer = real_assistant.ask("i'm 27, can I still do an alternance en contrat d'apprentissage at uphf or am I too old?")
+    first = answer.answer.split("\n")[0]
+    assert not answer.abstained and "16 à 29 ans" in first and first.endswith("[1]")

@@ -126,7 +126,7 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits, index)
     units, scores = quotes.units, quotes.scores
-    lead = units[int(np.argmax(scores))] if units else None
+    lead = _answering(units[int(np.argmax(scores))], index) if units else None
     lead_hit = hits[lead.hit_rank] if lead else hits[0]
     chosen = [lead_hit]
     for hit in hits[:top_k]:
@@ -151,6 +151,20 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
         text += "\n\n" + message(language, "also") + "\n" + "\n".join(lines[1:])
     return Answer(question=question, language=language, answer=text, abstained=False, citations=citations,
                   confidence=confidence, retrieved=hits)
+
+
+def _answering(unit: Unit, index: Index) -> Unit:
+    """A line that only asks or announces ("Qui peut devenir alternant ?", then "En contrat d'apprentissage :")
+    answers nothing: an FAQ answers on the lines after it, in the same passage, which are quoted with it."""
+    last, owner = unit.last, index.sentence_chunk[unit.last]
+    while (index.sentences[last].rstrip().endswith(QUESTION_MARKS + (":",)) and last - unit.first < MAX_LEAD_LINES - 1
+           and last + 1 < len(index.sentences) and index.sentence_chunk[last + 1] == owner):
+        last += 1
+    if last == unit.last or not unit.text.rstrip().endswith(QUESTION_MARKS):
+        return unit
+    lines = [index.sentences[row] for row in range(unit.first, last + 1)]
+    text = _span(index.chunks[int(owner)].text, lines[0], lines[-1]) or "\n".join(lines)
+    return Unit(unit.hit_rank, unit.first, last, text)
 
 
 def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
@@ -203,6 +217,8 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
     return units, np.array([[r[n] for n in names] for r in rows], dtype=np.float64), names
 
 
+QUESTION_MARKS = ("?", "？", "؟")
+MAX_LEAD_LINES = 3   # a question, a label under it, the line that answers
 _FACTS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|www\.\S+")
 
 
