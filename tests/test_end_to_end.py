@@ -145,3 +145,10 @@ def test_an_faq_question_line_is_never_the_whole_first_line(real_assistant):
     answer = real_assistant.ask("i'm 27, can I still do an alternance en contrat d'apprentissage at uphf or am I too old?")
     first = answer.answer.split("\n")[0]
     assert not answer.abstained and "16 à 29 ans" in first and first.endswith("[1]")
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (docs/figures.md): in French the Mermoz passage, which names the "
+                                       "Erasmus grant too, ranks above the Erasmus one; in English and Arabic it does not")
+def test_the_erasmus_grant_asked_in_french_leads_with_the_erasmus_amounts(real_assistant):
+    answer = real_assistant.ask("Combien touche-t-on par mois avec la bourse Erasmus ?")
+    assert "210€" in answer.answer.split("\n")[0]
