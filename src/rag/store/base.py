@@ -27,6 +27,29 @@ CSV_FIELDS = ["id", "created_at", "language", "question", "history", "answer", "
 VERDICTS = ("correct", "wrong")
 
 
+
+# The one table, in the SQL both backends speak; {real} is each one's floating-point type.
+SCHEMA_TEMPLATE = """
+CREATE TABLE IF NOT EXISTS exchanges (
+    id TEXT PRIMARY KEY,
+    session TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    question TEXT NOT NULL,
+    language TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    abstained INTEGER NOT NULL,
+    top_score {real},
+    candidates TEXT NOT NULL,
+    feedback TEXT,
+    comment TEXT,
+    verdict TEXT,
+    correction TEXT,
+    history TEXT NOT NULL DEFAULT '[]',
+    quotes TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS exchanges_created ON exchanges(created_at)
+"""
+
 class StoreError(Exception):
     """The database could not be read or written now (locked, full, unreachable)."""
 

@@ -7,28 +7,9 @@ Retention is a plain DELETE: PostgreSQL's own VACUUM reclaims the space."""
 
 from __future__ import annotations
 
-from .base import BaseExchangeStore, StoreError
+from .base import SCHEMA_TEMPLATE, BaseExchangeStore, StoreError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS exchanges (
-    id TEXT PRIMARY KEY,
-    session TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    question TEXT NOT NULL,
-    language TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    abstained INTEGER NOT NULL,
-    top_score DOUBLE PRECISION,
-    candidates TEXT NOT NULL,
-    feedback TEXT,
-    comment TEXT,
-    verdict TEXT,
-    correction TEXT,
-    history TEXT NOT NULL DEFAULT '[]',
-    quotes TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS exchanges_created ON exchanges(created_at)
-"""
+SCHEMA = SCHEMA_TEMPLATE.format(real="DOUBLE PRECISION")
 POOL_SIZE = 8          # connections per replica at most: answers are computed on 4 threads by default
 CONNECT_TIMEOUT_S = 10  # at start: an unreachable server is a clear error, not a hang
 

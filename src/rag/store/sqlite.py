@@ -7,28 +7,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from .base import WRITE_BUSY_MS, BaseExchangeStore, StoreError
+from .base import SCHEMA_TEMPLATE, WRITE_BUSY_MS, BaseExchangeStore, StoreError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS exchanges (
-    id TEXT PRIMARY KEY,
-    session TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    question TEXT NOT NULL,
-    language TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    abstained INTEGER NOT NULL,
-    top_score REAL,
-    candidates TEXT NOT NULL,
-    feedback TEXT,
-    comment TEXT,
-    verdict TEXT,
-    correction TEXT,
-    history TEXT NOT NULL DEFAULT '[]',
-    quotes TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS exchanges_created ON exchanges(created_at);
-"""
+SCHEMA = SCHEMA_TEMPLATE.format(real="REAL") + ";"
 # Columns added after the first release: a database made by an older version gains them at start.
 ADDED_COLUMNS = {"history": "TEXT NOT NULL DEFAULT '[]'", "quotes": "TEXT NOT NULL DEFAULT '[]'"}
 
