@@ -1,13 +1,13 @@
-"""Merge the session-4 question sets (eval/sources/, two rounds written by people who saw the texts but not
-the code)
-into the evaluation set, with four splits that stay fixed:
+"""Merge the question sets of eval/sources/ (written, from session 4 on, by people who saw the texts but not
+the code) into the evaluation set, with four splits that stay fixed:
 
 - train: the fitted models learn from it (the 105 former dev questions, and 35% of the new ones);
 - dev: thresholds and every choice of method are made on it (30% of the new ones);
 - test: reported only (the 101 former test questions, and 15% of the new ones);
 - blind: never used to choose anything (eval/blind_check.jsonl: the 30 former blind questions, 20% of the new ones).
 
-A new question's split comes from a hash of its id, so re-running this script changes nothing.
+A new question's split comes from a hash of its id, so re-running this script changes nothing, and a new file
+in SOURCES adds its questions without moving any other.
 Usage: python eval/build_splits.py   (idempotent; rewrites eval/qa.jsonl and eval/blind_check.jsonl)
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SOURCES = ["student_answerable.jsonl", "student_out_of_scope.jsonl", "student_conversations.jsonl",
            "student_answerable_2.jsonl", "student_out_of_scope_2.jsonl", "student_conversations_2.jsonl",
-           "student_conversations_3.jsonl"]
+           "student_conversations_3.jsonl", "student_questions_4.jsonl"]
 SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
 
 
