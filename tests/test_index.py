@@ -6,6 +6,16 @@ from rag.index import build_index, current_version, index_status, load_index
 from conftest import KeywordEncoder
 
 
+def counting_encoder(calls: list):
+    """A keyword encoder that notes every passage it embeds in `calls`."""
+    class Counting(KeywordEncoder):
+        def encode_passages(self, texts):
+            calls.extend(texts)
+            return super().encode_passages(texts)
+
+    return Counting
+
+
 def test_built_index_loads_with_its_manifest(small_settings):
     summary = build_index(small_settings, embedder=KeywordEncoder())
     index = load_index(small_settings)
@@ -192,11 +202,7 @@ def test_non_finite_vectors_are_refused(small_settings):
 
 def test_an_unchanged_corpus_is_not_embedded_again_and_a_changed_file_only_its_own(small_settings):
     calls = []
-
-    class Counting(KeywordEncoder):
-        def encode_passages(self, texts):
-            calls.extend(texts)
-            return super().encode_passages(texts)
+    Counting = counting_encoder(calls)
 
     first = build_index(small_settings, embedder=Counting())
     assert first.embedded == first.passages > 0
@@ -217,11 +223,7 @@ def test_a_new_pdf_document_embeds_only_its_own_passages(small_settings):
     from test_corpus import FIXTURES, add_source
 
     calls = []
-
-    class Counting(KeywordEncoder):
-        def encode_passages(self, texts):
-            calls.extend(texts)
-            return super().encode_passages(texts)
+    Counting = counting_encoder(calls)
 
     build_index(small_settings, embedder=Counting())
     calls.clear()

@@ -2,7 +2,6 @@
 topic absent from the project's texts (the sports service, SUAPS) at an institution they never mention
 (Université d'Artois), as a French HTML page and an English PDF."""
 
-import json
 import shutil
 from pathlib import Path
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import i18n
 from .chunking import Chunk
 from .index import Index
 from .language import message

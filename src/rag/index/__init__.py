@@ -18,8 +18,8 @@ from ..corpus import corpus_fingerprint, document_hashes, institutions_of, load_
 from ..embedding import Embedder, make_embedder, members
 from ..errors import IndexMismatchError, IndexMissingError
 from ..settings import Settings
-from .cache import CACHE, EMBED_BATCH, VectorCache  # noqa: F401 (the package's API)
-from .versions import (CHUNK_VECTORS, LOCK, MANIFEST, POINTER, SENTENCE_VECTORS, VERSION_PREFIX,  # noqa: F401
+from .cache import CACHE, VectorCache  # noqa: F401 (CACHE: the package's API)
+from .versions import (CHUNK_VECTORS, MANIFEST, POINTER, SENTENCE_VECTORS,  # noqa: F401 (POINTER: the package's API)
                        _sha256, check_index_target, current_version, write_index)
 
 FORMAT_VERSION = 1
