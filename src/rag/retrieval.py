@@ -187,15 +187,60 @@ COMMON_WORD_ZIPF_CAPITALISED_NOUNS = {"de": 3.0}
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")   # names the texts could spell: Latin script
 
 
+# The languages that capitalise every noun, with their Snowball stemmer (snowballstemmer): there a capitalised
+# inflected noun is checked by its stem. Elsewhere a capitalised word is mostly a name; stemming there too
+# refused fewer out-of-scope questions on blind (docs/figures.md, session 6).
+_STEMMERS = {"de": "german"}
+
+
+@lru_cache(maxsize=None)
+def _common_stems(language: str, zipf: float) -> frozenset[str]:
+    """The stems of the language's words at least as frequent as `zipf` (wordfreq lists them most frequent
+    first, so the cut is found by bisection): about 40,000 German words, built once, ~2 s."""
+    import snowballstemmer
+    from wordfreq import top_n_list, zipf_frequency
+
+    words = top_n_list(language, 200_000)
+    low, high = 0, len(words)
+    while low < high:
+        middle = (low + high) // 2
+        if zipf_frequency(words[middle], language) >= zipf:
+            low = middle + 1
+        else:
+            high = middle
+    return frozenset(snowballstemmer.stemmer(_STEMMERS[language]).stemWords(words[:low]))
+
+
+def warm_word_lists() -> None:
+    """Build every language's common stems now (a server does it in the background at start), not on the
+    first question in that language."""
+    for language in _STEMMERS:
+        try:
+            _common_stems(language, COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF))
+        except ImportError:
+            return
+
+
 @lru_cache(maxsize=65536)
 def _common_word(word: str, language: str) -> bool:
+    """An ordinary word of `language`, or an inflection of one: the genitive 'Austauschs' is rarer than the
+    name 'Sorbonne', but its stem is the common 'Austausch''s."""
     try:
         from wordfreq import available_languages, zipf_frequency
     except ImportError:   # without wordfreq every unknown capitalised word counts as a name
         return False
     if language not in available_languages() or language in ("zh", "ja", "ko", "th"):
         language = "en"   # a Latin-script word in a Chinese question: is it an English word?
-    return zipf_frequency(word, language) >= COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF)
+    zipf = COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF)
+    if zipf_frequency(word, language) >= zipf:
+        return True
+    if language not in _STEMMERS:
+        return False
+    try:
+        import snowballstemmer
+    except ImportError:
+        return False
+    return snowballstemmer.stemmer(_STEMMERS[language]).stemWord(word.lower()) in _common_stems(language, zipf)
 
 
 def named_institutions(question: str, institutions: dict[str, re.Pattern]) -> set[str]:

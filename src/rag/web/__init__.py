@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import socket  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 
 from ..errors import InvalidSettingError  # noqa: E402
 from ..settings import Settings  # noqa: E402
@@ -30,6 +31,7 @@ def prepare_assistant(settings: Settings):
     from ..assistant import Assistant
     from ..errors import IndexMismatchError, IndexMissingError
     from ..index import build_index, index_status
+    from ..retrieval import warm_word_lists
 
     status = index_status(settings)
     if status != "ok":
@@ -42,6 +44,7 @@ def prepare_assistant(settings: Settings):
         print(build_index(settings, progress=sys.stderr.isatty()).line(), flush=True)
         assistant = Assistant.load(settings=settings)
     assistant.ask("warm up: how much is the Erasmus grant?")  # models loaded before the first student waits
+    threading.Thread(target=warm_word_lists, name="warm-word-lists", daemon=True).start()
     return assistant
 
 
