@@ -1,8 +1,8 @@
 """Stage 1: the question read in its conversation.
 
 - Small talk ("thanks!", "ok merci", "谢谢", "bonjour") is recognised by its closeness, in the embedding
-  space, to a few English pleasantries: the multilingual models place "شكرا" and "danke schön" next to
-  "thank you". It gets a short reply in the asker's language and no passage.
+  space, to a few pleasantries (hello, thanks, goodbye, ok in each language of the interface; the models place
+  "danke schön" and "merci beaucoup" next to them). It gets a short reply in the asker's language and no passage.
 - A follow-up ("and for a master?", "who do I write to about it?") is read together with the previous
   question; a new topic on its own. Which one it is, a fitted model (fitted.py, "follow_up") decides from
   how much the question says by itself (its content words, beyond the stop words of its language), how
@@ -17,9 +17,18 @@ from functools import lru_cache
 
 import numpy as np
 
-# The pleasantries small talk is recognised by (the models are multilingual: English is enough).
+# The pleasantries small talk is recognised by. The models are multilingual, but they place some greetings far
+# from their English ones ("مع السلامة", goodbye: 0.56 from "goodbye"), so hello, thanks, goodbye and ok are also
+# given in each language of the interface (the languages of src/rag/locale).
 SMALL_TALK = ["thanks", "thank you very much", "hello", "hi there", "good morning", "ok", "okay, great", "bye",
-              "goodbye", "cool", "great, that helps", "perfect"]
+              "goodbye", "cool", "great, that helps", "perfect",
+              "merci", "bonjour", "au revoir", "d'accord",
+              "gracias", "hola", "adiós", "vale",
+              "obrigado", "olá", "tchau", "tudo bem",
+              "danke", "hallo", "tschüss", "alles klar",
+              "grazie", "ciao", "arrivederci", "va bene",
+              "شكرا", "مرحبا", "مع السلامة", "حسنا",
+              "谢谢", "你好", "再见", "好的"]
 # Cosine with the closest pleasantry from which a short message is small talk, when nothing was fitted for
 # the embedder; `rag eval --fit` chooses it on the training split (each model has its own spread of cosines).
 SMALL_TALK_SIMILARITY = 0.7
