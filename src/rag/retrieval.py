@@ -179,27 +179,31 @@ def answer_types(question: str) -> frozenset[str]:
 
 
 # Zipf frequency (wordfreq) from which a capitalised word counts as an ordinary word of the language, not a
-# name: 4 is about once in 100,000 words. German capitalises nouns, so there ordinary nouns go down to 3.
+# name: 4 is about once in 100,000 words.
 COMMON_WORD_ZIPF = 4.0
-COMMON_WORD_ZIPF_CAPITALISED_NOUNS = {"de": 3.0}
+# The languages that capitalise every noun: there ordinary nouns go down to a lower frequency, and an inflected
+# one is checked by its Snowball stem (snowballstemmer). Elsewhere a capitalised word is mostly a name; stemming
+# there too refused fewer out-of-scope questions on blind (docs/figures.md, session 6).
+CAPITALISED_NOUNS = {"de": (3.0, "german")}   # language: (zipf, Snowball algorithm)
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")   # names the texts could spell: Latin script
 
 
-# The languages that capitalise every noun, with their Snowball stemmer (snowballstemmer): there a capitalised
-# inflected noun is checked by its stem. Elsewhere a capitalised word is mostly a name; stemming there too
-# refused fewer out-of-scope questions on blind (docs/figures.md, session 6).
-_STEMMERS = {"de": "german"}
+@lru_cache(maxsize=None)
+def _stemmer(language: str):
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(CAPITALISED_NOUNS[language][1])
 
 
 @lru_cache(maxsize=None)
-def _common_stems(language: str, zipf: float) -> frozenset[str]:
-    """The stems of the language's words at least as frequent as `zipf` (wordfreq lists them most frequent
-    first, so the cut is found by bisection): about 40,000 German words, built once, ~2 s."""
-    import snowballstemmer
+def _common_stems(language: str) -> frozenset[str]:
+    """The stems of the language's ordinary words (wordfreq lists them most frequent first, so the cut is
+    found by bisection): about 40,000 German words, built once, ~2 s."""
     from wordfreq import top_n_list, zipf_frequency
 
+    zipf = CAPITALISED_NOUNS[language][0]
     words = top_n_list(language, 200_000)
     low, high = 0, len(words)
     while low < high:
@@ -208,17 +212,14 @@ def _common_stems(language: str, zipf: float) -> frozenset[str]:
             low = middle + 1
         else:
             high = middle
-    return frozenset(snowballstemmer.stemmer(_STEMMERS[language]).stemWords(words[:low]))
+    return frozenset(_stemmer(language).stemWords(words[:low]))
 
 
 def warm_word_lists() -> None:
-    """Build every language's common stems now (a server does it in the background at start), not on the
-    first question in that language."""
-    for language in _STEMMERS:
-        try:
-            _common_stems(language, COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF))
-        except ImportError:
-            return
+    """Build the common stems now (a server does it in the background at start), not on the first question
+    in that language."""
+    for language in CAPITALISED_NOUNS:
+        _common_stems(language)
 
 
 @lru_cache(maxsize=65536)
@@ -231,16 +232,10 @@ def _common_word(word: str, language: str) -> bool:
         return False
     if language not in available_languages() or language in ("zh", "ja", "ko", "th"):
         language = "en"   # a Latin-script word in a Chinese question: is it an English word?
-    zipf = COMMON_WORD_ZIPF_CAPITALISED_NOUNS.get(language, COMMON_WORD_ZIPF)
-    if zipf_frequency(word, language) >= zipf:
-        return True
-    if language not in _STEMMERS:
-        return False
-    try:
-        import snowballstemmer
-    except ImportError:
-        return False
-    return snowballstemmer.stemmer(_STEMMERS[language]).stemWord(word.lower()) in _common_stems(language, zipf)
+    if language not in CAPITALISED_NOUNS:
+        return zipf_frequency(word, language) >= COMMON_WORD_ZIPF
+    return (zipf_frequency(word, language) >= CAPITALISED_NOUNS[language][0]
+            or _stemmer(language).stemWord(word.lower()) in _common_stems(language))
 
 
 def named_institutions(question: str, institutions: dict[str, re.Pattern]) -> set[str]:
