@@ -49,6 +49,16 @@ def test_small_talk_gets_a_short_reply_and_no_passage(real_assistant, message):
     assert "[1]" not in answer.answer and len(answer.answer) < 200
 
 
+@pytest.mark.parametrize("message, history, language", [
+    ("cool, bye", ["Où candidater en master 1 ?"], "en"),    # says goodbye in English after a French question
+    ("ok merci", ["Where do I apply for a master?"], "fr"),
+    ("ok", ["Où candidater en master 1 ?"], "fr"),           # every language says "ok": the conversation's stays
+])
+def test_small_talk_is_answered_in_the_language_it_is_said_in(real_assistant, message, history, language):
+    answer = real_assistant.ask(message, history=history)
+    assert answer.small_talk and answer.language == language
+
+
 def test_master_application_in_french(real_assistant):
     answer = real_assistant.ask("Où candidater en master 1 ?")
     assert not answer.abstained and answer.language == "fr"

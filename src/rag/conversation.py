@@ -19,16 +19,23 @@ import numpy as np
 
 # The pleasantries small talk is recognised by. The models are multilingual, but they place some greetings far
 # from their English ones ("مع السلامة", goodbye: 0.56 from "goodbye"), so hello, thanks, goodbye and ok are also
-# given in each language of the interface (the languages of src/rag/locale).
-SMALL_TALK = ["thanks", "thank you very much", "hello", "hi there", "good morning", "ok", "okay, great", "bye",
-              "goodbye", "cool", "great, that helps", "perfect",
-              "merci", "bonjour", "au revoir", "d'accord",
-              "gracias", "hola", "adiós", "vale",
-              "obrigado", "olá", "tchau", "tudo bem",
-              "danke", "hallo", "tschüss", "alles klar",
-              "grazie", "ciao", "arrivederci", "va bene",
-              "شكرا", "مرحبا", "مع السلامة", "حسنا",
-              "谢谢", "你好", "再见", "好的"]
+# given in each language of the interface (the languages of src/rag/locale). The reply is in the language of the
+# closest one ("cool, bye" after a French question gets English); those every language says ("ok", "cool") leave
+# the asker's language as detected (None).
+PLEASANTRIES = {
+    None: ["ok", "okay, great", "cool"],
+    "en": ["thanks", "thank you very much", "hello", "hi there", "good morning", "bye", "goodbye",
+           "great, that helps", "perfect"],
+    "fr": ["merci", "bonjour", "au revoir", "d'accord"],
+    "es": ["gracias", "hola", "adiós", "vale"],
+    "pt": ["obrigado", "olá", "tchau", "tudo bem"],
+    "de": ["danke", "hallo", "tschüss", "alles klar"],
+    "it": ["grazie", "ciao", "arrivederci", "va bene"],
+    "ar": ["شكرا", "مرحبا", "مع السلامة", "حسنا"],
+    "zh": ["谢谢", "你好", "再见", "好的"],
+}
+SMALL_TALK = [p for phrases in PLEASANTRIES.values() for p in phrases]
+_SMALL_TALK_LANGUAGE = [language for language, phrases in PLEASANTRIES.items() for _ in phrases]
 # Cosine with the closest pleasantry from which a short message is small talk, when nothing was fitted for
 # the embedder; `rag eval --fit` chooses it on the training split (each model has its own spread of cosines).
 SMALL_TALK_SIMILARITY = 0.7
@@ -70,6 +77,16 @@ class SmallTalk:
                 if self._vectors is None:
                     self._vectors = self.embedder.encode_queries(SMALL_TALK)
         return float((self._vectors @ query_vector).max())
+
+    def language(self, text: str, query_vector: np.ndarray) -> str | None:
+        """The language of a pleasantry the message says in words ("cool, bye" -> en: the models place it by
+        "cool"), else of the closest one; None for one every language says ("ok")."""
+        folded = f" {' '.join(_WORD.findall(text.casefold()))} "
+        for phrase, language in zip(SMALL_TALK, _SMALL_TALK_LANGUAGE):
+            if language and (f" {phrase} " in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)):
+                return language
+        self.similarity(query_vector)
+        return _SMALL_TALK_LANGUAGE[int(np.argmax(self._vectors @ query_vector))]
 
     def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float) -> bool:
         """`threshold`: the fitted cut for this embedder (fitted.py), SMALL_TALK_SIMILARITY without one."""
