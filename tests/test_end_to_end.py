@@ -59,6 +59,13 @@ def test_small_talk_is_answered_in_the_language_it_is_said_in(real_assistant, me
     assert answer.small_talk and answer.language == language
 
 
+def test_the_line_that_answers_leads_not_one_close_to_everything(real_assistant):
+    # "A l'UPHF: 14500 étudiants, 5 campus, 160 formations" is near any question about the UPHF (a hub);
+    # the line naming the campuses answers.
+    answer = real_assistant.ask("Where are the UPHF campuses?")
+    assert "Cambrai" in answer.answer.split("\n")[0]
+
+
 def test_master_application_in_french(real_assistant):
     answer = real_assistant.ask("Où candidater en master 1 ?")
     assert not answer.abstained and answer.language == "fr"

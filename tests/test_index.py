@@ -245,3 +245,23 @@ def test_only_version_folders_this_program_named_are_cleaned_up(small_settings):
     (mine / "keep.txt").write_text("mine", encoding="utf-8")
     build_index(small_settings, embedder=KeywordEncoder())
     assert (mine / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_sentence_close_to_every_passage_counts_as_a_hub():
+    """A line near every passage (links, a banner) is near every question too: the answer-sentence model
+    weighs a sentence's cosine against its hubness, so it does not lead answers it does not give."""
+    import numpy as np
+
+    from rag.chunking import Chunk
+    from rag.index import Index
+
+    rng = np.random.default_rng(0)
+    passages = rng.normal(size=(30, 16))
+    passages /= np.linalg.norm(passages, axis=1, keepdims=True)
+    everywhere = passages.mean(axis=0) / np.linalg.norm(passages.mean(axis=0))
+    sentences = np.vstack([everywhere, passages[0]])
+    chunks = [Chunk(str(i), "s.md", "t", "", "text", "UPHF", "fr", "") for i in range(30)]
+    index = Index(chunks, passages, ["hub", "own"], np.array([0, 0]), sentences,
+                  {"models": [{"name": "m", "dimension": 16}]})
+    hub, own = index.sentence_hubness["m"]
+    assert hub > own

@@ -170,8 +170,9 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
                         sentence_tokens: Sequence[frozenset[str]], signals=None,
                         drop: frozenset[str] = frozenset()) -> tuple[list[Unit], np.ndarray, list[str]]:
     """Every quotable unit of the best passages with the signals the sentence model weighs: its cosine with
-    the question (and the gap to the best unit), the question's words it holds, whether it holds the kind of
-    fact asked, its shape (a heading, a label/value pair, its length) and how its passage ranked."""
+    the question (and the gap to the best unit), how close it is to every passage anyway (its hubness), the
+    question's words it holds, whether it holds the kind of fact asked, its shape (a heading, a label/value
+    pair, its length) and how its passage ranked."""
     question_tokens = set(expand_query(context))
     wanted = answer_types(context)
     sims = signals.sentence_sims if signals is not None else index.sentence_vectors @ query_vector
@@ -193,6 +194,8 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
             if signals is not None:
                 for model, parts in signals.per_model.items():
                     row[f"cosine.{model}"] = float(parts["sentence_all"][rows_[-1]])
+            for model, hubness in index.sentence_hubness.items():
+                row[f"hub.{model}"] = float(hubness[rows_[-1]])
             rows.append({
                 **row,
                 "overlap.question": len(question_tokens & words) / max(1, len(question_tokens)),

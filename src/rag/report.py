@@ -24,6 +24,7 @@ ABLATIONS = {
     "without institution routing and mismatch": RetrievalOptions(drop=frozenset({"routing", "institution"})),
     "without the kind of fact asked (ranking)": RetrievalOptions(drop=frozenset({"kind"})),
     "without names and years the texts never use": RetrievalOptions(drop=frozenset({"names"})),
+    "without sentence hubness (answer sentence)": RetrievalOptions(drop=frozenset({"hub"})),
     "without the answer-sentence evidence (confidence)": RetrievalOptions(drop=frozenset({"lead"})),
     "without word coverage (confidence)": RetrievalOptions(drop=frozenset({"coverage"})),
     "without the question-language signal (confidence)": RetrievalOptions(drop=frozenset({"language"})),

@@ -276,6 +276,7 @@ class Retriever:
         self._passages_using = Counter(word for words in self._words for word in words)
         self._numbers = {n for c in index.chunks for n in re.findall(r"\d+", c.embedding_text())}
         # Which passages hold an amount, an address, a date: what "how much / which e-mail / when" asks for.
+        index.sentence_hubness   # on load, not on the first question
         self._holds = {kind: np.array([bool(pattern.search(c.text)) for c in index.chunks], dtype=np.float32)
                        for kind, (_, pattern) in ANSWER_TYPES.items()}
 

@@ -23,6 +23,9 @@ from .versions import (CHUNK_VECTORS, MANIFEST, POINTER, SENTENCE_VECTORS,  # no
                        _sha256, check_index_target, current_version, write_index)
 
 FORMAT_VERSION = 1
+# How many closest passages measure a sentence's hubness: CSLS's k (Conneau et al. 2018, "Word translation
+# without parallel data"); docs/figures.md has 5, 20 and 50 measured.
+HUB_NEIGHBOURS = 10
 
 
 @dataclass
@@ -46,6 +49,23 @@ class Index:
             spans.append((str(model["name"]), start, start + int(model["dimension"])))
             start += int(model["dimension"])
         return spans
+
+    @cached_property
+    def sentence_hubness(self) -> dict[str, np.ndarray]:
+        """Per model, each sentence's mean cosine with its HUB_NEIGHBOURS closest passages. A "hub", close to
+        every passage (a line of links, a banner, a heading run into its paragraph), is close to every
+        question too and would be quoted first for questions it does not answer; the answer-sentence model
+        weighs its cosine against this, as CSLS does. Computed on load, so an added document counts at once."""
+        k = min(HUB_NEIGHBOURS, len(self.chunks))
+        hubness = {}
+        for name, first, last in self.models:
+            sentences, chunks = _unit_rows(self.sentence_vectors[:, first:last]), _unit_rows(self.chunk_vectors[:, first:last])
+            rows = []
+            for start in range(0, len(sentences), 1024):   # blocks: a large corpus's full matrix would not fit
+                sims = sentences[start:start + 1024] @ chunks.T
+                rows.append(np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1))
+            hubness[name] = np.concatenate(rows) if rows else np.zeros(0, dtype=np.float32)
+        return hubness
 
     @cached_property
     def institutions(self) -> dict[str, re.Pattern]:
@@ -73,6 +93,11 @@ class Index:
     def chunk_sentences(self) -> list[np.ndarray]:
         """Rows of `sentences` belonging to each chunk, computed once instead of on every answer."""
         return [np.flatnonzero(self.sentence_chunk == position) for position in range(len(self.chunks))]
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
 
 
 @dataclass(frozen=True)
