@@ -40,6 +40,14 @@ def test_a_new_topic_is_answered_on_its_own_not_from_the_previous_one(real_assis
     assert not any("210€" in c.text for c in answer.citations)
 
 
+def test_a_new_question_the_texts_do_not_answer_is_not_answered_from_the_previous_one(real_assistant):
+    # Its wording stands alone (the question-form model), so it is not read with the campus question, whose
+    # passages would answer it with the campus list.
+    answer = real_assistant.ask("Can you recommend a cheap restaurant in Valenciennes?",
+                                history=["Where are the UPHF campuses located?"])
+    assert answer.abstained and not answer.follow_up and answer.citations == []
+
+
 @pytest.mark.parametrize("message", ["thanks!", "merci beaucoup", "谢谢", "شكرا", "danke schön",
                                      # greetings the models place far from English ones: "ok, thank you, goodbye"
                                      "حسنا، شكرا لك، إلى اللقاء", "好的，谢谢你", "vale, muchas gracias, hasta luego"])

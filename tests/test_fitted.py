@@ -18,6 +18,16 @@ def test_a_linear_model_weighs_named_signals_and_ignores_their_order():
     assert model.decision(np.array([[3.0]]), ["a"])[0] == pytest.approx(1.5)
 
 
+def test_a_model_over_every_signal_in_order_gives_the_same_log_odds_by_matrix_product():
+    rng = np.random.default_rng(1)
+    names = [f"vector.{i}" for i in range(6)]
+    model = LinearModel(names=names, mean=rng.normal(size=6), scale=rng.uniform(0.5, 2, size=6),
+                        coef=rng.normal(size=6), intercept=-0.3)
+    rows = rng.normal(size=(3, 6))
+    by_name = model.decision(rows[:, ::-1], names[::-1])     # per-name path
+    assert model.decision(rows, names) == pytest.approx(by_name)
+
+
 def test_fitting_learns_which_signal_separates_the_classes():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2))
@@ -32,7 +42,7 @@ def test_the_shipped_default_has_its_models_and_threshold_in_one_file():
 
     fitted = Fitted.load(DEFAULT_EMBEDDER)
     assert model_path(DEFAULT_EMBEDDER).exists()
-    assert fitted.ranker and fitted.confidence and fitted.sentence and fitted.follow_up
+    assert fitted.ranker and fitted.confidence and fitted.sentence and fitted.follow_up and fitted.form
     assert 0 < fitted.threshold < 1 and fitted.info["threshold_on"] == "dev" and fitted.info["fitted_on"] == "train"
 
 
@@ -51,6 +61,8 @@ def test_a_model_nobody_fitted_for_gets_the_e5_fit_with_its_own_signal_names():
     assert fitted.ranker is not None
     assert all(not n.startswith("e5-small.") for n in fitted.ranker.names)
     assert any(n.startswith("some/other-model.") for n in fitted.ranker.names)
+    # the question-form model reads e5's own vectors: another model's would be noise to it
+    assert fitted.form is None
 
 
 def test_fitting_refuses_a_dataset_without_train_and_dev_splits(small_assistant):

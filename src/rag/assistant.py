@@ -159,11 +159,19 @@ class Assistant:
         if together is None:
             return alone
         if self.fitted.follow_up is not None:
-            row, names = follow_up_signals(text, language, alone.confidence, together.confidence, closeness)
+            row, names = follow_up_signals(text, language, alone.confidence, together.confidence, closeness,
+                                           self.question_form(vectors[0]))
             depends = self.fitted.follow_up.probability(row[None, :], names)[0] >= 0.5
         else:   # nothing fitted: the previous question helps only what the question alone does not answer
             depends = alone.confidence < self.threshold <= together.confidence
         return together if depends else alone
+
+    def question_form(self, query: np.ndarray) -> float | None:
+        """The question-form model's log-odds that the question's wording leans on an earlier turn."""
+        form = self.fitted.form
+        if form is None or len(form.names) != query.shape[0]:
+            return None
+        return float(form.decision(query[None, :], form.names)[0])
 
     def small_talk(self, text: str, language: str, query: np.ndarray) -> bool:
         return self.pleasantries(text, language, query,

@@ -5,8 +5,10 @@
   "danke schön" and "merci beaucoup" next to them). It gets a short reply in the asker's language and no passage.
 - A follow-up ("and for a master?", "who do I write to about it?") is read together with the previous
   question; a new topic on its own. Which one it is, a fitted model (fitted.py, "follow_up") decides from
-  how much the question says by itself (its content words, beyond the stop words of its language), how
-  confidently the texts answer it alone and with the previous question, and how close the two questions are.
+  how much the question says by itself (its content words, beyond the stop words of its language), whether
+  its wording leans on an earlier turn (the question-form model over its vector: "and for a master?" does,
+  "what's the weather like in Valenciennes?" does not), how confidently the texts answer it alone and with
+  the previous question, and how close the two questions are.
 """
 
 from __future__ import annotations
@@ -95,12 +97,15 @@ class SmallTalk:
 
 
 def follow_up_signals(text: str, language: str, alone_confidence: float, with_confidence: float,
-                      closeness: float) -> tuple[np.ndarray, list[str]]:
-    """The evidence that a question depends on the previous one, as a row and its column names."""
+                      closeness: float, form: float | None = None) -> tuple[np.ndarray, list[str]]:
+    """The evidence that a question depends on the previous one, as a row and its column names. `form`: the
+    question-form model's log-odds that its wording leans on an earlier turn (None: no such model)."""
     values = {"words.content": float(np.log1p(content_words(text, language))),
               "confidence.alone": alone_confidence,
               "confidence.gain": with_confidence - alone_confidence,
               "closeness.previous": closeness}
+    if form is not None:
+        values["form.dependent"] = form
     return np.array(list(values.values()), dtype=np.float64), list(values)
 
 

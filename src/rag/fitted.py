@@ -6,7 +6,10 @@ Three are fitted per embedder and stored in `src/rag/models/<embedder>.json` wit
   needle of the question is a positive);
 - the confidence: whether the texts answer the question at all (training questions, answerable or not);
 - the sentence model: which sentence of the best passages holds the fact asked (the answer's first line);
-- the follow-up model: whether a question depends on the previous one (conversation.py).
+- the follow-up model: whether a question depends on the previous one (conversation.py);
+- the question-form model: whether a question, by its wording alone, reads as one that leans on an earlier
+  turn ("and for a master?", "who do I write to about it?"): a logistic regression over the question's own
+  vector, one of the follow-up model's signals.
 Weights come from the training split, the threshold from the dev split; test and blind are only reported.
 """
 
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up")
+MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up", "form")
 
 
 @dataclass
@@ -34,6 +37,8 @@ class LinearModel:
     def decision(self, features: np.ndarray, names: list[str]) -> np.ndarray:
         """Log-odds for each row of `features`, whose columns are `names`. A signal the model knows but the
         rows lack (an ablation) counts as its training mean, i.e. contributes nothing."""
+        if names == self.names:   # every signal present, in order (the question-form model's 896 columns)
+            return self.intercept + ((features - self.mean) / self.scale) @ self.coef
         columns = {name: i for i, name in enumerate(names)}
         total = np.full(features.shape[0], self.intercept, dtype=np.float64)
         for j, name in enumerate(self.names):
@@ -82,6 +87,7 @@ class Fitted:
     info: dict
     sentence: LinearModel | None = None
     follow_up: LinearModel | None = None
+    form: LinearModel | None = None
 
     @classmethod
     def unfitted(cls, threshold: float = 0.5) -> "Fitted":
@@ -105,8 +111,9 @@ class Fitted:
             text = text.replace(json.dumps(rename[0])[1:-1], json.dumps(rename[1])[1:-1])
         data = json.loads(text)
         model = lambda key: LinearModel.from_dict(data[key]) if data.get(key) else None
+        # The question-form model reads the fitted embedder's own vectors: another model goes without it.
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
-                   follow_up=model("follow_up"),
+                   follow_up=model("follow_up"), form=None if rename else model("form"),
                    threshold=float(data["threshold"]), info={k: v for k, v in data.items() if k not in MODEL_KEYS})
 
     def save(self, embedder: str) -> Path:
@@ -116,6 +123,7 @@ class Fitted:
                 "ranker": self.ranker.to_dict() if self.ranker else None,
                 "confidence": self.confidence.to_dict() if self.confidence else None,
                 "sentence": self.sentence.to_dict() if self.sentence else None,
-                "follow_up": self.follow_up.to_dict() if self.follow_up else None}
+                "follow_up": self.follow_up.to_dict() if self.follow_up else None,
+                "form": self.form.to_dict() if self.form else None}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return path

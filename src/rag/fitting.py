@@ -1,5 +1,6 @@
-"""`rag eval --fit`: the ranker, the answer-sentence model, the confidence and the follow-up model fitted on
-the training split, the threshold chosen on the dev split, all saved together for the embedder (fitted.py).
+"""`rag eval --fit`: the ranker, the answer-sentence model, the confidence, the question-form and the follow-up
+models fitted on the training split, the threshold chosen on the dev split, all saved together for the
+embedder (fitted.py).
 The test split and the blind set are only ever reported. Questions go through the assistant's own code
 (Assistant.prepare / readings), reading a conversation's second turn as its label says (a follow-up with
 the previous question, a new topic alone)."""
@@ -78,7 +79,30 @@ def fit_confidence(assistant, items, options: RetrievalOptions):
     return fit_linear(np.vstack(rows), np.array(labels), names, c=REGULARISATION)
 
 
-def fit_follow_up(assistant, items, options: RetrievalOptions):
+FORM_FOLDS = 5
+
+
+def fit_form(assistant, items):
+    """The training questions (small talk aside) by their vectors: does the wording lean on an earlier turn
+    (a follow-up's second turn) or stand alone (every other question)? Returns the model and, for each
+    training question, its out-of-fold log-odds, so the follow-up model is fitted on values like those it
+    will see on new questions, not on questions the form model has learnt."""
+    from sklearn.model_selection import StratifiedKFold
+
+    texts = [item.question for item in items]
+    labels = np.array([int(item.conversation == "follow_up") for item in items])
+    if labels.sum() < FORM_FOLDS or (1 - labels).sum() < FORM_FOLDS:
+        return None, {}
+    vectors = np.vstack([assistant.prepare(text)[3][0] for text in texts])
+    names = [f"vector.{i}" for i in range(vectors.shape[1])]
+    out_of_fold = np.zeros(len(texts))
+    for fit_rows, held_out in StratifiedKFold(FORM_FOLDS).split(vectors, labels):
+        part = fit_linear(vectors[fit_rows], labels[fit_rows], names, c=REGULARISATION)
+        out_of_fold[held_out] = part.decision(vectors[held_out], names)
+    return fit_linear(vectors, labels, names, c=REGULARISATION), dict(zip(texts, out_of_fold))
+
+
+def fit_follow_up(assistant, items, options: RetrievalOptions, form_out_of_fold: dict | None = None):
     """Second turns of training conversations: does the question depend on the previous one?"""
     rows, labels, names = [], [], None
     for item in items:
@@ -86,7 +110,8 @@ def fit_follow_up(assistant, items, options: RetrievalOptions):
             continue
         text, language, previous, vectors = assistant.prepare(item.question, item.history)
         alone, together, closeness = assistant.readings(text, language, previous, vectors, options=options)
-        row, names = follow_up_signals(text, language, alone.confidence, together.confidence, closeness)
+        form = (form_out_of_fold or {}).get(item.question, assistant.question_form(vectors[0]))
+        row, names = follow_up_signals(text, language, alone.confidence, together.confidence, closeness, form)
         rows.append(row)
         labels.append(int(item.conversation == "follow_up"))
     if len(set(labels)) < 2:
@@ -127,7 +152,8 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
     fitted.sentence = fit_sentence(assistant, train, options)
     fitted.confidence = fit_confidence(assistant, train, options)
     install(assistant, fitted, options)
-    fitted.follow_up = fit_follow_up(assistant, train, options)
+    fitted.form, form_out_of_fold = fit_form(assistant, train)
+    fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
     fitted.info["small_talk_similarity"] = fit_small_talk(
         assistant, [i for i in items if i.split == "train"])
     rows = sweep(run(assistant, dev), thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
