@@ -2,7 +2,8 @@
 
 The evidence (signals) of one question, each a column the logistic regression of fitted.py weighs:
 - how well the best passage matches: the ranker's log-odds, its margin over the next passage, each model's
-  cosine for the best passage and for the corpus's closest sentence, BM25;
+  cosine for the best passage and for the corpus's closest sentence, and its mean cosine with the question's
+  ten nearest passages (how near the texts the question sits at all), BM25;
 - whether some line of the best passages holds the fact asked: the answer-sentence model's best score;
 - how much of the question's own wording the best passage holds (accents folded);
 - what the question names that the texts never do (a capitalised word past the first, a year), and names
@@ -20,6 +21,7 @@ import math
 
 import numpy as np
 
+from .index import HUB_NEIGHBOURS
 from .retrieval import Hit, Signals, named_institutions, tokenize
 
 GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "institution", "language")
@@ -38,6 +40,11 @@ def question_signals(retriever, text: str, search_text: str, language: str, hits
             values[f"{name}.best_chunk"] = float(parts["chunk"][best.position])
             values[f"{name}.best_sentence"] = float(parts["sentence"][best.position])
             values[f"{name}.closest_sentence"] = float(parts["sentence_all"].max())
+            # how close the question sits to its nearest passages at all: a vague question is near many (the
+            # density CSLS subtracts on the question's side, as the sentence model does on the line's)
+            chunk = parts["chunk"]
+            k = min(HUB_NEIGHBOURS, chunk.shape[0])
+            values[f"{name}.nearest_passages"] = float(np.partition(chunk, chunk.shape[0] - k)[-k:].mean())
     if "lead" not in drop and quotes is not None:
         values["lead.best"] = quotes.best   # the sentence model: is there a line that holds the fact asked?
     if "bm25" not in drop:
