@@ -61,8 +61,11 @@ def test_a_model_nobody_fitted_for_gets_the_e5_fit_with_its_own_signal_names():
     assert fitted.ranker is not None
     assert all(not n.startswith("e5-small.") for n in fitted.ranker.names)
     assert any(n.startswith("some/other-model.") for n in fitted.ranker.names)
-    # the question-form model reads e5's own vectors: another model's would be noise to it
+    # the question-form model reads e5's own vectors, and e5's raw cosine levels are not another model's:
+    # both are left out, the per-question z-scores and gaps kept
     assert fitted.form is None
+    assert not any(n.endswith(("best_chunk", "nearest_passages")) for n in fitted.confidence.names)
+    assert any(n.startswith("some/other-model.") and n.endswith("_z") for n in fitted.ranker.names)
 
 
 def test_fitting_refuses_a_dataset_without_train_and_dev_splits(small_assistant):

@@ -46,6 +46,12 @@ class LinearModel:
                 total += self.coef[j] * (features[:, columns[name]] - self.mean[j]) / self.scale[j]
         return total
 
+    def without(self, names: list[str]) -> "LinearModel":
+        """The model with the signals `names` left out (each then contributes nothing, as in an ablation)."""
+        keep = [i for i, n in enumerate(self.names) if n not in set(names)]
+        return LinearModel(names=[self.names[i] for i in keep], mean=self.mean[keep], scale=self.scale[keep],
+                           coef=self.coef[keep], intercept=self.intercept)
+
     def probability(self, features: np.ndarray, names: list[str]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.decision(features, names)))
 
@@ -98,8 +104,10 @@ class Fitted:
     @classmethod
     def load(cls, embedder: str, fallback: str = "e5-small") -> "Fitted":
         """The models fitted for `embedder`; a model nobody fitted for (any sentence-transformers model) gets
-        the single-model fit of `fallback`, its signals renamed: most are per-question z-scores and gaps,
-        comparable across models (`rag eval --fit` with that embedder fits its own)."""
+        the single-model fit of `fallback`, its signals renamed: its per-question z-scores and gaps, which are
+        comparable across models. Raw cosine levels are left out (e5's sit in a narrow band near 0.85, another
+        model's elsewhere, and would read as far out of range), and so is the question-form model, which reads
+        e5's own vectors. `rag eval --fit` with that embedder fits its own."""
         path = model_path(embedder)
         rename = None
         if not path.exists():
@@ -110,8 +118,13 @@ class Fitted:
         if rename:
             text = text.replace(json.dumps(rename[0])[1:-1], json.dumps(rename[1])[1:-1])
         data = json.loads(text)
-        model = lambda key: LinearModel.from_dict(data[key]) if data.get(key) else None
-        # The question-form model reads the fitted embedder's own vectors: another model goes without it.
+        def model(key):
+            if not data.get(key):
+                return None
+            linear = LinearModel.from_dict(data[key])
+            return linear.without([n for n in linear.names if rename and n.startswith(rename[1])
+                                   and not n.endswith(("_z", "_gap"))])
+
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
                    follow_up=model("follow_up"), form=None if rename else model("form"),
                    threshold=float(data["threshold"]), info={k: v for k, v in data.items() if k not in MODEL_KEYS})
