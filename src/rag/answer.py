@@ -108,8 +108,11 @@ class Quotes:
 
 
 def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
-                sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None) -> Quotes:
-    units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals)
+                sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None,
+                drop: frozenset[str] = frozenset()) -> Quotes:
+    """The quotable units of the best passages, scored by the sentence model; `drop`: signal groups an
+    ablation leaves out."""
+    units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals, drop)
     if not units:
         return Quotes([], np.zeros(0))
     if sentence_model is not None:

@@ -138,7 +138,7 @@ class Assistant:
         """The passages for one way of reading the question, and how sure they answer it."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options, ranker=self.fitted.ranker)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
-                             self.fitted.sentence)
+                             self.fitted.sentence, drop=(options or self.retriever.options).drop)
         confidence = self.confidence(text, search_text, language, hits, signals, quotes)
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 

@@ -57,7 +57,8 @@ def fit_sentence(assistant, items, options: RetrievalOptions):
         hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options,
                                                      ranker=assistant.fitted.ranker)
         units, features, unit_names = sentence_candidates(hits, assistant.index, query, search_text,
-                                                          assistant.retriever.sentence_tokens, signals)
+                                                          assistant.retriever.sentence_tokens, signals,
+                                                          drop=options.drop)
         label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
         if units and label.any():
             rows.append(features)
