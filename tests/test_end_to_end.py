@@ -74,6 +74,17 @@ def test_the_line_that_answers_leads_not_one_close_to_everything(real_assistant)
     assert "Cambrai" in answer.answer.split("\n")[0]
 
 
+@pytest.mark.parametrize("message, language, reply", [
+    ("cool, bye", "en", "small_talk_bye"), ("bonjour", "fr", "small_talk_hello"), ("再见", "zh", "small_talk_bye"),
+    ("thanks a lot!", "en", "small_talk"), ("tchau, obrigado", "pt", "small_talk_bye"),
+])
+def test_a_greeting_gets_a_greeting_and_a_goodbye_a_goodbye(real_assistant, message, language, reply):
+    from rag.language import message as framing
+
+    answer = real_assistant.ask(message)
+    assert answer.small_talk and answer.answer == framing(language, reply)
+
+
 def test_master_application_in_french(real_assistant):
     answer = real_assistant.ask("Où candidater en master 1 ?")
     assert not answer.abstained and answer.language == "fr"

@@ -248,9 +248,13 @@ def emphasise(text: str, wanted: frozenset[str]) -> str:
     return text
 
 
-def small_talk_reply(question: str, language: str) -> Answer:
-    """'thanks!' -> a short reply in the asker's language, no passage."""
-    return Answer(question=question, language=language, answer=message(language, "small_talk"), abstained=False,
+SMALL_TALK_MESSAGES = {"hello": "small_talk_hello", "bye": "small_talk_bye"}   # thanks, ok: "small_talk"
+
+
+def small_talk_reply(question: str, language: str, intent: str = "thanks") -> Answer:
+    """'thanks!' -> a short reply in the asker's language, no passage; a greeting or a goodbye gets its own."""
+    text = message(language, SMALL_TALK_MESSAGES.get(intent, "small_talk"))
+    return Answer(question=question, language=language, answer=text, abstained=False,
                   citations=[], confidence=1.0, small_talk=True)
 
 

@@ -109,7 +109,8 @@ class Assistant:
         text, language, previous, vectors = self.prepare(question, history)
         t_embed = time.perf_counter()
         if self.small_talk(text, language, vectors[0]):
-            answer = small_talk_reply(text, self.pleasantries.language(text, vectors[0]) or language)
+            said_in, intent = self.pleasantries.reading(text, vectors[0])
+            answer = small_talk_reply(text, said_in or language, intent)
             t_search = t_done = time.perf_counter()
         else:
             reading = self.read(text, language, previous, vectors)

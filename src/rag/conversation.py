@@ -2,7 +2,8 @@
 
 - Small talk ("thanks!", "ok merci", "谢谢", "bonjour") is recognised by its closeness, in the embedding
   space, to a few pleasantries (hello, thanks, goodbye, ok in each language of the interface; the models place
-  "danke schön" and "merci beaucoup" next to them). It gets a short reply in the asker's language and no passage.
+  "danke schön" and "merci beaucoup" next to them). It gets a short reply to what it says (a greeting, thanks,
+  a goodbye), in the language it is said in, and no passage.
 - A follow-up ("and for a master?", "who do I write to about it?") is read together with the previous
   question; a new topic on its own. Which one it is, a fitted model (fitted.py, "follow_up") decides from
   how much the question says by itself (its content words, beyond the stop words of its language), whether
@@ -19,25 +20,28 @@ from functools import lru_cache
 
 import numpy as np
 
-# The pleasantries small talk is recognised by. The models are multilingual, but they place some greetings far
-# from their English ones ("مع السلامة", goodbye: 0.56 from "goodbye"), so hello, thanks, goodbye and ok are also
-# given in each language of the interface (the languages of src/rag/locale). The reply is in the language of the
-# closest one ("cool, bye" after a French question gets English); those every language says ("ok", "cool") leave
-# the asker's language as detected (None).
+# The pleasantries small talk is recognised by, by language and by what they say. The models are multilingual,
+# but they place some greetings far from their English ones ("مع السلامة", goodbye: 0.56 from "goodbye"), so
+# hello, thanks, goodbye and ok are given in each language of the interface (the languages of src/rag/locale).
+# The reply is in the language of the pleasantry said ("cool, bye" after a French question gets English); those
+# every language says ("ok", "cool") leave the asker's language as detected (None).
 PLEASANTRIES = {
-    None: ["ok", "okay, great", "cool"],
-    "en": ["thanks", "thank you very much", "hello", "hi there", "good morning", "bye", "goodbye",
-           "great, that helps", "perfect"],
-    "fr": ["merci", "bonjour", "au revoir", "d'accord"],
-    "es": ["gracias", "hola", "adiós", "vale"],
-    "pt": ["obrigado", "olá", "tchau", "tudo bem"],
-    "de": ["danke", "hallo", "tschüss", "alles klar"],
-    "it": ["grazie", "ciao", "arrivederci", "va bene"],
-    "ar": ["شكرا", "مرحبا", "مع السلامة", "حسنا"],
-    "zh": ["谢谢", "你好", "再见", "好的"],
+    None: {"ok": ["ok", "okay, great", "cool"]},
+    "en": {"thanks": ["thanks", "thank you very much", "great, that helps"], "hello": ["hello", "hi there", "good morning"],
+           "bye": ["bye", "goodbye"], "ok": ["perfect"]},
+    "fr": {"thanks": ["merci"], "hello": ["bonjour", "salut"], "bye": ["au revoir"], "ok": ["d'accord"]},
+    "es": {"thanks": ["gracias"], "hello": ["hola"], "bye": ["adiós"], "ok": ["vale"]},
+    "pt": {"thanks": ["obrigado"], "hello": ["olá"], "bye": ["tchau"], "ok": ["tudo bem"]},
+    "de": {"thanks": ["danke"], "hello": ["hallo"], "bye": ["tschüss"], "ok": ["alles klar"]},
+    "it": {"thanks": ["grazie"], "hello": ["ciao"], "bye": ["arrivederci"], "ok": ["va bene"]},
+    "ar": {"thanks": ["شكرا"], "hello": ["مرحبا"], "bye": ["مع السلامة"], "ok": ["حسنا"]},
+    "zh": {"thanks": ["谢谢"], "hello": ["你好"], "bye": ["再见"], "ok": ["好的"]},
 }
-SMALL_TALK = [p for phrases in PLEASANTRIES.values() for p in phrases]
-_SMALL_TALK_LANGUAGE = [language for language, phrases in PLEASANTRIES.items() for _ in phrases]
+_TAGGED = [(phrase, language, intent) for language, intents in PLEASANTRIES.items()
+           for intent, phrases in intents.items() for phrase in phrases]
+SMALL_TALK = [phrase for phrase, _, _ in _TAGGED]
+# When a message says several ("ok, thanks, bye"), the reply answers the one that ends a conversation first.
+INTENT_ORDER = ("bye", "thanks", "hello", "ok")
 # Cosine with the closest pleasantry from which a short message is small talk, when nothing was fitted for
 # the embedder; `rag eval --fit` chooses it on the training split (each model has its own spread of cosines).
 SMALL_TALK_SIMILARITY = 0.7
@@ -80,15 +84,19 @@ class SmallTalk:
                     self._vectors = self.embedder.encode_queries(SMALL_TALK)
         return float((self._vectors @ query_vector).max())
 
-    def language(self, text: str, query_vector: np.ndarray) -> str | None:
-        """The language of a pleasantry the message says in words ("cool, bye" -> en: the models place it by
-        "cool"), else of the closest one; None for one every language says ("ok")."""
+    def reading(self, text: str, query_vector: np.ndarray) -> tuple[str | None, str]:
+        """(language, what it says: thanks, hello, bye, ok) of the pleasantries the message says in words
+        ("cool, bye" -> English goodbye: the models place it by "cool"), else of the closest one. The language
+        is None for one every language says ("ok")."""
         folded = f" {' '.join(_WORD.findall(text.casefold()))} "
-        for phrase, language in zip(SMALL_TALK, _SMALL_TALK_LANGUAGE):
-            if language and (f" {phrase} " in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)):
-                return language
+        said = [(language, intent) for phrase, language, intent in _TAGGED
+                if f" {phrase} " in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
+        if said:
+            language = next((language for language, _ in said if language), None)
+            return language, min((intent for _, intent in said), key=INTENT_ORDER.index)
         self.similarity(query_vector)
-        return _SMALL_TALK_LANGUAGE[int(np.argmax(self._vectors @ query_vector))]
+        _, language, intent = _TAGGED[int(np.argmax(self._vectors @ query_vector))]
+        return language, intent
 
     def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float) -> bool:
         """`threshold`: the fitted cut for this embedder (fitted.py), SMALL_TALK_SIMILARITY without one."""
