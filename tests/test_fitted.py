@@ -74,3 +74,27 @@ def test_fitting_refuses_a_dataset_without_train_and_dev_splits(small_assistant)
     items = [Item(id="a", question="montant bourse Mermoz", lang="fr", answerable=True, needles=["400€"], split="test")]
     with pytest.raises(DatasetError, match="train split and of a dev split"):
         fit(small_assistant, items)
+
+
+def test_fitting_runs_end_to_end_and_the_follow_up_model_reads_the_question_form(small_assistant):
+    """`rag eval --fit` on a small set: every model fitted (the question-form one out-of-fold), a threshold
+    chosen on dev, and the follow-up model weighing the form model's signal."""
+    from rag.fitting import fit
+
+    answerable = [("montant bourse Erasmus par mois", "210€"), ("bourse Mermoz montant maximum", "400€"),
+                  ("mail mobilité entrante", "international_in@uphf.fr"), ("accords Erasmus contact", "erasmus@uphf.fr"),
+                  ("demande de PAEH handicap", "Relais Handicap")]
+    items = []
+    for split in ("train", "dev"):
+        for n, (question, needle) in enumerate(answerable):
+            items.append(Item(id=f"{split}{n}", question=question, lang="fr", answerable=True, needles=[needle], split=split))
+            items.append(Item(id=f"{split}f{n}", question=f"et pour {needle.split('@')[0][:4]} alors {n}", lang="fr",
+                              answerable=True, needles=[needle], split=split, history=[question],
+                              conversation="follow_up"))
+            items.append(Item(id=f"{split}o{n}", question=f"prix du bus numéro {n} à Valenciennes", lang="fr",
+                              answerable=False, needles=[], split=split, history=[question], conversation="new_topic"))
+    fitted = fit(small_assistant, items)
+    assert fitted.ranker and fitted.sentence and fitted.confidence and fitted.form and fitted.follow_up
+    assert "form.dependent" in fitted.follow_up.names
+    assert 0 < fitted.threshold < 1
+    assert small_assistant.question_form(small_assistant.embedder.encode_queries(["et pour"])[0]) is not None
