@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .index import HUB_NEIGHBOURS
+from .index import HUB_NEIGHBOURS, mean_of_largest
 from .retrieval import Hit, Signals, named_institutions, tokenize
 
 GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "institution", "language")
@@ -42,9 +42,7 @@ def question_signals(retriever, text: str, search_text: str, language: str, hits
             values[f"{name}.closest_sentence"] = float(parts["sentence_all"].max())
             # how close the question sits to its nearest passages at all: a vague question is near many (the
             # density CSLS subtracts on the question's side, as the sentence model does on the line's)
-            chunk = parts["chunk"]
-            k = min(HUB_NEIGHBOURS, chunk.shape[0])
-            values[f"{name}.nearest_passages"] = float(np.partition(chunk, chunk.shape[0] - k)[-k:].mean())
+            values[f"{name}.nearest_passages"] = float(mean_of_largest(parts["chunk"], HUB_NEIGHBOURS))
     if "lead" not in drop and quotes is not None:
         values["lead.best"] = quotes.best   # the sentence model: is there a line that holds the fact asked?
     if "bm25" not in drop:

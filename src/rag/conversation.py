@@ -77,12 +77,16 @@ class SmallTalk:
         self._vectors = None
         self._lock = threading.Lock()
 
-    def similarity(self, query_vector: np.ndarray) -> float:
+    def _scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """The cosine of the message with each pleasantry (their vectors computed on first use)."""
         if self._vectors is None:
             with self._lock:
                 if self._vectors is None:
                     self._vectors = self.embedder.encode_queries(SMALL_TALK)
-        return float((self._vectors @ query_vector).max())
+        return self._vectors @ query_vector
+
+    def similarity(self, query_vector: np.ndarray) -> float:
+        return float(self._scores(query_vector).max())
 
     def reading(self, text: str, query_vector: np.ndarray) -> tuple[str | None, str]:
         """(language, what it says: thanks, hello, bye, ok) of the pleasantries the message says in words
@@ -94,8 +98,7 @@ class SmallTalk:
         if said:
             language = next((language for language, _ in said if language), None)
             return language, min((intent for _, intent in said), key=INTENT_ORDER.index)
-        self.similarity(query_vector)
-        _, language, intent = _TAGGED[int(np.argmax(self._vectors @ query_vector))]
+        _, language, intent = _TAGGED[int(np.argmax(self._scores(query_vector)))]
         return language, intent
 
     def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float) -> bool:

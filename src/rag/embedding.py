@@ -91,7 +91,7 @@ class USEEmbedder(_LoadedOnce):
         self.warm_up()
         encode = getattr(self._model._model, "_encode", None)  # the forward pass without the thread limit
         vectors = encode(list(texts)) if encode else self._model.encode(list(texts))
-        return _normalise(vectors)
+        return unit_rows(vectors)
 
 
 class E5Embedder(_LoadedOnce):
@@ -117,12 +117,12 @@ class E5Embedder(_LoadedOnce):
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         self.warm_up()
         with self._lock:   # one C engine handle: calls from the web app's threads take turns
-            return _normalise(self._model.query(list(texts)))
+            return unit_rows(self._model.query(list(texts)))
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         self.warm_up()
         with self._lock:
-            return _normalise(self._model.passage(list(texts)))
+            return unit_rows(self._model.passage(list(texts)))
 
 
 class CombinedEmbedder:
@@ -214,7 +214,8 @@ def members(embedder: Embedder) -> list:
     return list(getattr(embedder, "members", [embedder]))
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (float32; an all-zero row stays zero)."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)

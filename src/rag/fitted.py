@@ -48,7 +48,8 @@ class LinearModel:
 
     def without(self, names: list[str]) -> "LinearModel":
         """The model with the signals `names` left out (each then contributes nothing, as in an ablation)."""
-        keep = [i for i, n in enumerate(self.names) if n not in set(names)]
+        left_out = set(names)
+        keep = [i for i, n in enumerate(self.names) if n not in left_out]
         return LinearModel(names=[self.names[i] for i in keep], mean=self.mean[keep], scale=self.scale[keep],
                            coef=self.coef[keep], intercept=self.intercept)
 
@@ -122,8 +123,9 @@ class Fitted:
             if not data.get(key):
                 return None
             linear = LinearModel.from_dict(data[key])
-            return linear.without([n for n in linear.names if rename and n.startswith(rename[1])
-                                   and not n.endswith(("_z", "_gap"))])
+            if rename:
+                linear = linear.without([n for n in linear.names if n.startswith(rename[1]) and not n.endswith(("_z", "_gap"))])
+            return linear
 
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
                    follow_up=model("follow_up"), form=None if rename else model("form"),

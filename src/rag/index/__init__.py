@@ -15,7 +15,7 @@ import numpy as np
 
 from ..chunking import Chunk, chunk_documents, split_sentences
 from ..corpus import corpus_fingerprint, document_hashes, institutions_of, load_corpus, read_sources
-from ..embedding import Embedder, make_embedder, members
+from ..embedding import Embedder, make_embedder, members, unit_rows
 from ..errors import IndexMismatchError, IndexMissingError
 from ..settings import Settings
 from .cache import CACHE, VectorCache  # noqa: F401 (CACHE: the package's API)
@@ -56,14 +56,12 @@ class Index:
         every passage (a line of links, a banner, a heading run into its paragraph), is close to every
         question too and would be quoted first for questions it does not answer; the answer-sentence model
         weighs its cosine against this, as CSLS does. Computed on load, so an added document counts at once."""
-        k = min(HUB_NEIGHBOURS, len(self.chunks))
+        k = HUB_NEIGHBOURS
         hubness = {}
         for name, first, last in self.models:
-            sentences, chunks = _unit_rows(self.sentence_vectors[:, first:last]), _unit_rows(self.chunk_vectors[:, first:last])
-            rows = []
-            for start in range(0, len(sentences), 1024):   # blocks: a large corpus's full matrix would not fit
-                sims = sentences[start:start + 1024] @ chunks.T
-                rows.append(np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1))
+            sentences, chunks = unit_rows(self.sentence_vectors[:, first:last]), unit_rows(self.chunk_vectors[:, first:last])
+            # in blocks: a large corpus's full sentence-by-passage matrix would not fit
+            rows = [mean_of_largest(sentences[start:start + 1024] @ chunks.T, k) for start in range(0, len(sentences), 1024)]
             hubness[name] = np.concatenate(rows) if rows else np.zeros(0, dtype=np.float32)
         return hubness
 
@@ -95,9 +93,10 @@ class Index:
         return [np.flatnonzero(self.sentence_chunk == position) for position in range(len(self.chunks))]
 
 
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
+def mean_of_largest(values: np.ndarray, k: int) -> np.ndarray:
+    """The mean of the `k` largest values along the last axis (all of them when there are fewer)."""
+    k = min(k, values.shape[-1])
+    return np.partition(values, values.shape[-1] - k, axis=-1)[..., -k:].mean(axis=-1)
 
 
 @dataclass(frozen=True)
