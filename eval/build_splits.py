@@ -22,6 +22,10 @@ SOURCES = ["student_answerable.jsonl", "student_out_of_scope.jsonl", "student_co
 # Kept out of the splits on purpose: a check of the conversation handling written after it was built, without
 # the topic-change markers of the earlier sets (`rag eval --dataset eval/sources/student_conversations_4.jsonl`).
 OUTSIDE = ["student_conversations_4.jsonl"]
+# Also kept out: 505 questions written in session 8 from the texts alone (410 single questions, 95 two-turn
+# conversations), a larger check of what the splits do not show (`rag eval --dataset
+# eval/sources/student_questions_8.jsonl`).
+OUTSIDE += ["student_questions_8.jsonl"]
 SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
 
 
