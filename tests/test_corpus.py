@@ -14,6 +14,19 @@ def test_navigation_debris_is_removed():
     assert "The UPJV strategy." in text
 
 
+def test_a_new_pages_frame_is_removed_and_its_content_kept():
+    # breadcrumbs and a footer on every page, as a page pasted from another site brings them
+    pages = "\n\n".join(
+        f"{title}\nAccueil > International > Vie pratique > {title}\nType de logement | Loyer mensuel\n"
+        f"Studio | 420 €\nContact : welcome@univ-lille.fr\nHaut de page" for title in ("Se loger", "Se soigner", "Banque"))
+    text = strip_debris(pages)
+    assert "Accueil >" not in text and "Haut de page" not in text
+    # table rows and a line a page repeats on purpose are content
+    assert text.count("Type de logement | Loyer mensuel") == 3 and text.count("Studio | 420 €") == 3
+    assert text.count("Contact : welcome@univ-lille.fr") == 3
+    assert strip_debris("Le 1er prix » des étudiants > 3 candidats\n") == "Le 1er prix » des étudiants > 3 candidats\n"
+
+
 def test_glued_words_are_split_where_the_corpus_shows_the_split(small_settings):
     docs = {d.id: d for d in load_corpus(small_settings.corpus_dir)}
     # the label page repeats the extra page with glued words; its repeated line is dropped entirely

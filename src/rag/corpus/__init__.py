@@ -29,6 +29,15 @@ _DEBRIS_LINES = re.compile(
 _DEBRIS_TAILS = re.compile(
     r"\s*(\.\.\.|…)?\s*(plus d'infos|en savoir plus(?: sur [^.]*)?|accéder au portail|consulter le catalogue de cours)\.?\s*$",
     re.IGNORECASE)
+# A breadcrumb trail ("Accueil > International > Vie pratique"): three or more short steps joined by the same
+# ">", "»" or "›", no figure, no quote.
+_BREADCRUMB = re.compile("|".join(rf"^[^<>«»›\d\n]{{1,40}}(?:\s{sep}\s[^<>«»›\d\n]{{1,40}}){{2,}}$" for sep in (">", "»", "›")))
+# A short line printed on every page of a document ("Haut de page", "Retour", "Partager") is the page's frame:
+# from this many times in one document, in at most MAX_FRAME_WORDS words and nothing else (no figure, address or
+# label: "Contact : welcome@…" on every page is content).
+FRAME_REPEATS = 3
+MAX_FRAME_WORDS = 4
+_WORDS_ONLY = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
 _SPACES = re.compile(r"[\u00a0\u2007\u202f\u2009\t]+")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -109,10 +118,15 @@ def normalise_spaces(text: str) -> str:
 
 
 def strip_debris(text: str) -> str:
-    """'Top of the page' lines go; 'Plus d'infos.' endings go; the rest stays as it was."""
+    """'Top of the page' lines, breadcrumb trails and short lines repeated on every page go; 'Plus d'infos.'
+    endings go; the rest stays as it was."""
+    counts = Counter(line.strip() for line in text.split("\n"))
+    frame = {line for line, n in counts.items() if n >= FRAME_REPEATS and len(line.split()) <= MAX_FRAME_WORDS
+             and _WORDS_ONLY.fullmatch(line)}
     lines = []
     for line in text.split("\n"):
-        if _DEBRIS_LINES.match(line.strip()):
+        bare = line.strip()
+        if _DEBRIS_LINES.match(bare) or _BREADCRUMB.match(bare) or bare in frame:
             continue
         lines.append(_DEBRIS_TAILS.sub("", line) if line.strip() else line)
     return "\n".join(lines).strip() + "\n"
