@@ -179,3 +179,33 @@ def test_the_project_metadata_is_valid_with_its_dates():
 
     sources = read_sources(PROJECT_CORPUS)
     assert len(sources) == 5 and all(s.checked_on.isoformat() == "2026-11-23" for s in sources)
+
+
+ROOM_ROW = "Type de logement: Studio T1 | Loyer mensuel: 420 € | Dépôt: 300 €"
+
+
+@pytest.mark.parametrize("name, text", [
+    ("rents.html", "<html><body><main><h1>Logement</h1><p>Les loyers :</p><table>"
+                   "<tr><th>Type de logement</th><th>Loyer mensuel</th><th>Dépôt</th></tr>"
+                   "<tr><td>Chambre 9 m²</td><td>250 €</td><td>100 €</td></tr>"
+                   "<tr><td>Studio T1</td><td>420 €</td><td>300 €</td></tr></table></main></body></html>"),
+    ("rents.md", "# Logement\n\nLes loyers :\n\n| Type de logement | Loyer mensuel | Dépôt |\n|---|---|---|\n"
+                 "| Chambre 9 m² | 250 € | 100 € |\n| Studio T1 | 420 € | 300 € |\n"),
+    ("rents.txt", "Logement\nLes loyers :\nType de logement | Loyer mensuel | Dépôt\nChambre 9 m² | 250 € | 100 €\n"
+                  "Studio T1 | 420 € | 300 €\n"),
+])
+def test_a_table_row_is_one_line_that_names_its_columns(small_settings, name, text):
+    # A row quoted alone must say which figure is the rent; an HTML row's cells were glued ("Studio T1420 €").
+    add_source(small_settings.corpus_dir, name, text)
+    chunks = [c for c in chunk_documents(load_corpus(small_settings.corpus_dir)) if c.source == "rents"]
+    lines = "\n".join(c.text for c in chunks).split("\n")
+    assert ROOM_ROW in lines
+    assert "Type de logement: Chambre 9 m² | Loyer mensuel: 250 € | Dépôt: 100 €" in lines
+    assert not any("T1420" in line for line in lines)
+
+
+def test_pipes_that_are_not_a_table_stay_as_written():
+    from rag.corpus import pipe_tables
+
+    menu = "Se loger | Se soigner | Banque\n\nLe Crous gère 30 résidences.\nA | 1\nB | 2"
+    assert pipe_tables(menu) == menu

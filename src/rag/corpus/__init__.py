@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import CorpusError
 
-from .loaders import Section, read_sections, read_text
+from .loaders import Section, read_sections, read_text, table_lines
 from .sources import METADATA_FILE, Source, institutions_of, read_sources
 
 __all__ = ["Document", "Section", "Source", "load_corpus", "load_documents", "corpus_fingerprint", "document_hashes", "read_sources",
@@ -38,6 +38,7 @@ _BREADCRUMB = re.compile("|".join(rf"^[^<>«»›\d\n]{{1,40}}(?:\s{sep}\s[^<>«
 FRAME_REPEATS = 3
 MAX_FRAME_WORDS = 4
 _WORDS_ONLY = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
+_CELLS = re.compile(r"\s\|\s")
 _SPACES = re.compile(r"[\u00a0\u2007\u202f\u2009\t]+")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -93,7 +94,7 @@ def load_documents(corpus_dir: Path, sources: list[Source], deduplicate: bool = 
     sections = {s.id: read_sections(Path(corpus_dir) / s.file, s.title) for s in sources if s.format != ".txt"}
     # Web-extraction repairs apply to the .txt files only, with the vocabulary of the .txt files only: the
     # parsed formats have no glued words, and adding one must not change how the texts are read.
-    texts = {doc_id: strip_debris(normalise_spaces(text)) for doc_id, text in raw.items()}
+    texts = {doc_id: pipe_tables(strip_debris(normalise_spaces(text))) for doc_id, text in raw.items()}
     vocabulary = Counter(w.lower() for text in texts.values() for w in _WORD.findall(text))
     evidence = re.sub(r"\s+", " ", " ".join(texts.values()).lower())
     texts = {doc_id: unglue_words(text, vocabulary, evidence) for doc_id, text in texts.items()}
@@ -130,6 +131,27 @@ def strip_debris(text: str) -> str:
             continue
         lines.append(_DEBRIS_TAILS.sub("", line) if line.strip() else line)
     return "\n".join(lines).strip() + "\n"
+
+
+def pipe_tables(text: str) -> str:
+    """A table pasted as text ("Type de logement | Loyer mensuel" over rows "Studio | 420 €"): each row names
+    its cells by the header's columns, as the .html and .md readers do (loaders.table_lines), so a row quoted
+    alone says which figure is the rent. A run of lines with the same number of " | " cells is a table; its
+    first line is the header when it holds no figure; without one, the lines stay as they are."""
+    lines = text.split("\n")
+    cells = [[c.strip() for c in _CELLS.split(line.strip().strip("|").strip())] if _CELLS.search(line) else []
+             for line in lines]
+    out, i = [], 0
+    while i < len(lines):
+        j = i + 1
+        while cells[i] and j < len(lines) and len(cells[j]) == len(cells[i]):
+            j += 1
+        if j - i >= 2 and not any(ch.isdigit() for ch in lines[i]):
+            out.extend(table_lines(cells[i + 1:j], cells[i]))
+        else:
+            out.extend(lines[i:j])
+        i = j
+    return "\n".join(out)
 
 
 def unglue_words(text: str, vocabulary: Counter, evidence: str) -> str:

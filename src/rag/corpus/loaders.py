@@ -69,6 +69,24 @@ def _clean_line(line: str) -> str:
     return " ".join(line.split())
 
 
+def table_lines(rows: list[list[str]], header: list[str] | None = None) -> list[str]:
+    """A table as one line per row, each cell named by its column ("Type: Studio | Loyer mensuel: 420 € |
+    Dépôt: 300 €"), so that a row quoted alone still says what its figures are; without a header row, the
+    cells joined by " | ". Cells are never glued together ("Studio T1" then "420 €" is not "T1420 €")."""
+    lines = []
+    for row in rows:
+        cells = [_clean_line(c) for c in row]
+        if not any(cells):
+            continue
+        if header:
+            names = [_clean_line(h) for h in header] + [""] * max(0, len(cells) - len(header))
+            lines.append(" | ".join(f"{name}: {cell}" if name and name != cell else cell
+                                    for name, cell in zip(names, cells) if cell))
+        else:
+            lines.append(" | ".join(c for c in cells if c))
+    return lines
+
+
 def _sections_from_lines(lines: list[tuple[str, str]], title: str) -> list[Section]:
     """('heading', text) / ('line', text) pairs -> sections; the first heading is the title if none was given."""
     sections: list[Section] = []
@@ -115,6 +133,13 @@ def read_html(html: str, fallback_title: str) -> list[Section]:
             text.replace_with(NavigableString(re.sub(r"\s+", " ", text)))
     for tag in root.find_all(re.compile(r"^h[1-6]$")):
         tag.replace_with(NavigableString(f"\n{_HEADING_MARK}{_clean_line(tag.get_text(' '))}\n"))
+    for table in reversed(root.find_all("table")):   # innermost first: a nested table is read as a cell's text
+        rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+        cells = [[cell.get_text(" ") for cell in tr.find_all(("th", "td"), recursive=False)] for tr in rows]
+        first_is_header = bool(rows) and all(cell.name == "th" for cell in rows[0].find_all(("th", "td"), recursive=False))
+        header = cells[0] if first_is_header and len(cells) > 1 else None
+        body = cells[1:] if header else cells
+        table.replace_with(NavigableString("\n" + "\n".join(table_lines(body, header)) + "\n"))
     for tag in root.find_all(_HTML_BLOCKS):   # block boundaries are line boundaries
         tag.insert_before("\n")
         tag.insert_after("\n")
@@ -144,7 +169,22 @@ def read_markdown(text: str, fallback_title: str) -> list[Section]:
     lines: list[tuple[str, str]] = []
     title = ""
     in_heading = None
+    table: list[list[str]] | None = None   # the rows of the table being read, its header row first
+    header_rows = 0
     for token in tokens:
+        if token.type == "table_open":
+            table, header_rows = [], 0
+        elif token.type == "tr_open" and table is not None:
+            table.append([])
+        elif token.type == "inline" and table is not None and table:
+            table[-1].append(_inline_text(token))
+            continue
+        elif token.type == "thead_close" and table is not None:
+            header_rows = len(table)
+        elif token.type == "table_close" and table is not None:
+            header = table[0] if header_rows == 1 and any(table[0]) else None
+            lines.extend(("line", line) for line in table_lines(table[header_rows:] if header else table, header))
+            table = None
         if token.type == "heading_open":
             in_heading = token.tag
         elif token.type == "inline":
