@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import InvalidQuestionError, InvalidSettingError, RagError
-from .settings import Settings
+from .settings import DEFAULT_EMBEDDER, Settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build the index from the corpus")
     p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
     p.add_argument("--out", type=Path, help="index folder to write (default: index/)")
-    p.add_argument("--embedder", help="use-multilingual-v3 (default, offline) or a sentence-transformers model name or folder")
+    p.add_argument("--embedder", help=f"{DEFAULT_EMBEDDER} (default, offline), e5-small, use-multilingual-v3, or a "
+                                      "sentence-transformers model name or folder")
 
     p = sub.add_parser("corpus", help="work on the corpus folder: `rag corpus check`")
     corpus = p.add_subparsers(dest="corpus_command", required=True, parser_class=_Parser)
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index folder to answer from (default: index/)")
     p.add_argument("--corpus", type=Path, help="corpus folder the index must match (default: corpus/)")
-    p.add_argument("--embedder", help="embedder the index was built with (default: use-multilingual-v3)")
+    p.add_argument("--embedder", help=f"embedder the index was built with (default: {DEFAULT_EMBEDDER})")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
