@@ -109,10 +109,11 @@ class Quotes:
 
 def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
                 sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None,
-                drop: frozenset[str] = frozenset()) -> Quotes:
+                drop: frozenset[str] = frozenset(), extra: tuple[str, ...] = ()) -> Quotes:
     """The quotable units of the best passages, scored by the sentence model; `drop`: signal groups an
-    ablation leaves out."""
-    units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals, drop)
+    ablation leaves out; `extra`: the induced lexicon's words for the question (lexicon.py)."""
+    units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals, drop,
+                                                 extra)
     if not units:
         return Quotes([], np.zeros(0))
     if sentence_model is not None:
@@ -171,12 +172,13 @@ def _answering(unit: Unit, index: Index) -> Unit:
 
 def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
                         sentence_tokens: Sequence[frozenset[str]], signals=None,
-                        drop: frozenset[str] = frozenset()) -> tuple[list[Unit], np.ndarray, list[str]]:
+                        drop: frozenset[str] = frozenset(),
+                        extra: tuple[str, ...] = ()) -> tuple[list[Unit], np.ndarray, list[str]]:
     """Every quotable unit of the best passages with the signals the sentence model weighs: its cosine with
     the question (and the gap to the best unit), how close it is to every passage anyway (its hubness), the
     question's words it holds, whether it holds the kind of fact asked, its shape (a heading, a label/value
     pair, its length) and how its passage ranked."""
-    question_tokens = set(expand_query(context))
+    question_tokens = set(expand_query(context, extra))
     wanted = answer_types(context)
     sims = signals.sentence_sims if signals is not None else index.sentence_vectors @ query_vector
     units, rows = [], []

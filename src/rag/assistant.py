@@ -17,6 +17,7 @@ from .embedding import Embedder, make_embedder
 from .errors import InvalidQuestionError, InvalidSettingError
 from .index import Index, load_index
 from .language import detect_language
+from .lexicon import InducedLexicon, word_encoder
 from .confidence import question_signals
 from .fitted import Fitted
 from .retrieval import Hit, RetrievalOptions, Retriever, Signals
@@ -79,6 +80,8 @@ class Assistant:
         self.fitted = fitted or Fitted.load(index.manifest.get("embedder", settings.embedder))
         self.retriever = Retriever(index, options)
         self.pleasantries = SmallTalk(embedder)
+        encode = word_encoder(embedder)
+        self.lexicon = InducedLexicon(index.chunks, encode) if encode is not None else None
 
     @property
     def threshold(self) -> float:
@@ -136,11 +139,20 @@ class Assistant:
 
     def reading(self, text: str, language: str, search_text: str, query: np.ndarray, follow_up: bool = False,
                 options: RetrievalOptions | None = None) -> Reading:
-        """The passages for one way of reading the question, and how sure they answer it."""
+        """The passages for one way of reading the question, and how sure they answer it. The confidence is
+        read on the question's own words; the passages found and quoted, also with the induced lexicon's
+        reading of the words the texts never use (lexicon.py), when it has one."""
+        options = options or self.retriever.options
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options, ranker=self.fitted.ranker)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
-                             self.fitted.sentence, drop=(options or self.retriever.options).drop)
+                             self.fitted.sentence, drop=options.drop)
         confidence = self.confidence(text, search_text, language, hits, signals, quotes)
+        extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
+        if extra:
+            hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
+                                                    ranker=self.fitted.ranker, extra=extra)
+            quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
+                                 self.fitted.sentence, drop=options.drop, extra=extra)
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
     def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,

@@ -114,6 +114,7 @@ class RetrievalOptions:
 
     drop: frozenset[str] = frozenset()   # signal groups left out: see Retriever.GROUPS and confidence.GROUPS
     glossary: bool = True                # the lexical side also searches the student glossary's French words
+    lexicon: bool = True                 # passages are found and quoted with the induced lexicon too (lexicon.py)
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,10 @@ def tokenize(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def expand_query(question: str) -> tuple[str, ...]:
-    """The question's lexical tokens plus the French words its student vocabulary maps to (cached: the
-    retrieval and the answer ask for the same question's words).
+def expand_query(question: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The question's lexical tokens plus the French words its student vocabulary maps to, plus `extra`
+    (the induced lexicon's reading of its other words, lexicon.py) (cached: the retrieval and the answer ask
+    for the same question's words).
 
     'How much is the Erasmus grant per month?' -> (..., 'erasmus', 'grant', 'month', 'bourse', 'allocation', 'montant', 'mois', 'mensuel')
     """
@@ -157,13 +159,14 @@ def expand_query(question: str) -> tuple[str, ...]:
     # glossary's word. Short words are left out ('stage' would match 'stagiaire' and 'stages' alike).
     prefixes = {t[:k] for t in present for k in range(GLOSSARY_PREFIX_CHARS, len(t) + 1)}
     folded = fold(question)
-    extra = []
+    mapped = []
     for french, words in _GLOSSARY_INDEX:
         if any(w in folded if not w.isascii() else (w in present or w.rstrip("s") in present or
                                                      (len(w) >= GLOSSARY_PREFIX_CHARS and w in prefixes))
                for w in words):
-            extra.extend(french)
-    return tuple(tokens + [t for t in extra if t not in present])
+            mapped.extend(french)
+    added = [t for t in mapped if t not in present]
+    return tuple(tokens + added + [t for t in extra if t not in present and t not in added])
 
 
 # The French side goes through the same folding and plural-stripping as the indexed text, or
@@ -303,10 +306,12 @@ class Retriever:
         """Years the question names that the texts never mention: 'Parcoursup deadline in 2027?' -> ['2027']."""
         return [y for y in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question) if y not in self._numbers]
 
-    def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None) -> Signals:
+    def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None,
+                extra: tuple[str, ...] = ()) -> Signals:
         """Every passage's evidence for `question` (whose embedding is `query_vector`), on comparable scales:
         each model's cosines as z-scores and as gaps to the best passage of this question (a model's spread
-        of cosines is its own: e5's sit in a narrow band, USE's wide), BM25 relative to the best passage."""
+        of cosines is its own: e5's sit in a narrow band, USE's wide), BM25 relative to the best passage.
+        `extra`: corpus words the lexical side also searches (the induced lexicon's)."""
         options = options or self.options
         index = self.index
         n = len(index.chunks)
@@ -327,7 +332,7 @@ class Retriever:
                     continue
                 columns += [_zscore(values), values - values.max()]
                 names += [f"{name}.{group}_z", f"{name}.{group}_gap"]
-        tokens = expand_query(question) if options.glossary else tuple(tokenize(question))
+        tokens = expand_query(question, extra) if options.glossary else tuple(tokenize(question)) + extra
         raw = self._bm25.get_scores(list(tokens)).astype(np.float32) if tokens else np.zeros(n, dtype=np.float32)
         if "bm25" not in options.drop:
             columns += [raw / raw.max() if raw.max() > 0 else raw, np.log1p(raw)]
@@ -352,10 +357,11 @@ class Retriever:
                        sentence_sims=sentence_sims)
 
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
-                 options: RetrievalOptions | None = None, ranker=None) -> tuple[list[Hit], Signals]:
+                 options: RetrievalOptions | None = None, ranker=None,
+                 extra: tuple[str, ...] = ()) -> tuple[list[Hit], Signals]:
         """The `top_k` best chunks for `question`, whose embedding is `query_vector` (unit, 1-D), ranked by
         the fitted ranker (or, with none, by the mean cosine), and the signals they were ranked on."""
-        signals = self.signals(question, query_vector, options)
+        signals = self.signals(question, query_vector, options, extra)
         scores = ranker.decision(signals.features, signals.names) if ranker is not None else signals.dense.astype(np.float64)
         order = np.argsort(-scores, kind="stable")[:top_k]
         raw = signals.lexical_raw

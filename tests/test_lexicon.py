@@ -1,0 +1,49 @@
+"""The induced lexicon (lexicon.py): a question's words that the texts never use are read as the corpus words
+nearest to them, so the passage that answers is found and quoted; how sure the answer is stays unchanged."""
+
+import dataclasses
+
+from rag.lexicon import InducedLexicon
+from rag.retrieval import RetrievalOptions
+
+
+def test_words_the_texts_never_use_are_read_as_theirs(real_assistant):
+    lexicon = real_assistant.lexicon
+    assert "logement" in lexicon.translations("¿Hay alojamiento para estudiantes en la UPHF?")
+    assert "stagiaire" in lexicon.translations("How late can I ask to extend my Erasmus internship?")
+    # the texts' own words need no reading
+    assert lexicon.translations("bourse Erasmus montant") == ()
+
+
+def test_the_answering_line_is_found_through_the_lexicon_and_the_confidence_is_unchanged(real_assistant):
+    question = "How late can I ask to extend my Erasmus internship?"
+    answer = real_assistant.ask(question)
+    assert not answer.abstained
+    first = answer.answer.split("\n")[0]
+    assert "prolongation" in first and "un mois avant" in first
+    options = real_assistant.retriever.options
+    try:
+        real_assistant.retriever.options = dataclasses.replace(options, lexicon=False)
+        without = real_assistant.ask(question)
+    finally:
+        real_assistant.retriever.options = options
+    assert "un mois avant" not in without.answer.split("\n")[0]
+    assert without.confidence == answer.confidence
+
+
+def test_a_new_documents_words_are_in_the_lexicon_at_once():
+    class Chunk:
+        def __init__(self, text):
+            self.text = text
+
+    def encode(words):
+        import numpy as np
+
+        # housing words on one axis, the corpus's other words on the other, a word near nothing at zero
+        return np.array([[1.0, 0.0] if w.startswith(("log", "alo")) else [0.0, 1.0] if w in ("le", "étudiant", "du", "crous")
+                         else [0.0, 0.0] for w in words])
+
+    lexicon = InducedLexicon([Chunk("Le logement étudiant du Crous.")], encode)
+    assert "logement" in lexicon.tokens
+    assert lexicon.translations("alojamiento barato") == ("logement",)
+    assert lexicon.unknown_words("logement alojamiento") == ["alojamiento"]
