@@ -7,6 +7,8 @@ the previous question, a new topic alone)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .answer import sentence_candidates
@@ -70,9 +72,10 @@ def fit_sentence(assistant, items, options: RetrievalOptions):
 def fit_confidence(assistant, items, options: RetrievalOptions):
     """One row per training question (small talk aside): do the texts answer it?"""
     rows, labels, names = [], [], None
+    plain = dataclasses.replace(options, lexicon=False)   # the confidence reads the question's own words only
     for item in items:
         text, language, search_text, query = _gold(assistant, item)
-        reading = assistant.reading(text, language, search_text, query, options=options)
+        reading = assistant.reading(text, language, search_text, query, options=plain)
         row, names = question_signals(assistant.retriever, text, search_text, language, reading.hits, reading.signals,
                                       reading.quotes, drop=options.drop)
         rows.append(row)
