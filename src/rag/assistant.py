@@ -143,17 +143,20 @@ class Assistant:
         read on the question's own words; the passages found and quoted, also with the induced lexicon's
         reading of the words the texts never use (lexicon.py), when it has one."""
         options = options or self.retriever.options
-        hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options, ranker=self.fitted.ranker)
-        quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
-                             self.fitted.sentence, drop=options.drop)
+        hits, signals, quotes = self._found(search_text, query, options)
         confidence = self.confidence(text, search_text, language, hits, signals, quotes)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         if extra:
-            hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
-                                                    ranker=self.fitted.ranker, extra=extra)
-            quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
-                                 self.fitted.sentence, drop=options.drop, extra=extra)
+            hits, signals, quotes = self._found(search_text, query, options, extra)
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
+
+    def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = ()):
+        """The best passages, the signals they were ranked on, and their quotable lines scored."""
+        hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
+                                                ranker=self.fitted.ranker, extra=extra)
+        quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
+                             self.fitted.sentence, drop=options.drop, extra=extra)
+        return hits, signals, quotes
 
     def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,
                  options: RetrievalOptions | None = None) -> tuple[Reading, Reading | None, float]:
