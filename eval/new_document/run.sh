@@ -9,7 +9,7 @@ root=$(cd "$here/../.." && pwd)
 rag=${RAG:-$root/.venv/bin/rag}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$root"/corpus/* "$work/"
+cp -R "$root"/corpus/. "$work/"
 # the vectors already computed for corpus/ (keyed by content hash) spare re-embedding it
 mkdir -p "$work/index"
 [ -d "$root/index/cache" ] && cp -r "$root/index/cache" "$work/index/"

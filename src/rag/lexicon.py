@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from functools import lru_cache
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from .retrieval import STOPWORDS, fold, tokenize
 # A question word is read as a corpus word from this cosine (USE's word vectors); 0.7 and 0.8 measured alike.
 MIN_COSINE = 0.6
 _WORD = re.compile(r"[^\W\d_]{3,}")
+MAX_REMEMBERED = 50_000   # words read so far, kept for the next questions (a few MB at most)
 
 
 class InducedLexicon:
@@ -40,7 +40,9 @@ class InducedLexicon:
         self._known = frozenset(self.tokens)
         self._encode = encode
         self.vectors = encode([spellings[t].most_common(1)[0][0] for t in self.tokens]) if self.tokens else None
-        self.translations = lru_cache(maxsize=4096)(self._translations)
+        # word -> its corpus reading (or None): a follow-up is read alone and with the previous question, whose
+        # words the previous turn already read, so each word is encoded once, not once per reading
+        self._read: dict[str, str | None] = {}
 
     def unknown_words(self, text: str) -> list[str]:
         """The question's words (three letters or more, no stop word) that no passage uses; words of a script
@@ -53,14 +55,21 @@ class InducedLexicon:
             words.append(word)
         return words
 
-    def _translations(self, text: str) -> tuple[str, ...]:
-        """The corpus tokens the unknown words of `text` stand for, nearest first, at most one per word."""
+    def translations(self, text: str) -> tuple[str, ...]:
+        """The corpus tokens the unknown words of `text` stand for, in the words' order, at most one per word."""
         words = self.unknown_words(text)
         if not words or self.vectors is None:
             return ()
-        similarity = self._encode(words) @ self.vectors.T
-        best = similarity.argmax(axis=1)
-        return tuple(dict.fromkeys(self.tokens[j] for i, j in enumerate(best) if similarity[i, j] >= MIN_COSINE))
+        read = {w: self._read[w] for w in words if w in self._read}   # a local copy: requests run in threads
+        new = [w for w in words if w not in read]
+        if new:
+            similarity = self._encode(new) @ self.vectors.T
+            best = similarity.argmax(axis=1)
+            if len(self._read) > MAX_REMEMBERED:
+                self._read.clear()
+            for i, word in enumerate(new):
+                read[word] = self._read[word] = self.tokens[best[i]] if similarity[i, best[i]] >= MIN_COSINE else None
+        return tuple(dict.fromkeys(read[w] for w in words if read[w] is not None))
 
 
 def word_encoder(embedder):
