@@ -26,6 +26,14 @@ def test_a_follow_up_is_understood_in_the_conversation(real_assistant):
     assert alone.abstained or "400€" not in alone.answer.split("[1]")[0]
 
 
+def test_a_follow_up_asking_another_kind_of_fact_gets_that_fact_not_the_previous_one(real_assistant):
+    # Read with the grant question, whose "how much" asks an amount; this turn asks whom to write to.
+    answer = real_assistant.ask("who do I write to about it?", history=["How much is the Erasmus grant per month?"])
+    assert not answer.abstained and answer.follow_up
+    first = answer.answer.split("\n")[0]
+    assert "@" in first and "210€" not in first, answer.answer
+
+
 def test_an_email_question_quotes_the_address(real_assistant):
     answer = real_assistant.ask("Who should I email about incoming exchange mobility?")
     assert "**international_in@uphf.fr**" in answer.answer.split("\n")[0]

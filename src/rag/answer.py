@@ -101,6 +101,7 @@ class Quotes:
 
     units: list[Unit]
     scores: np.ndarray
+    kinds: frozenset[str] = frozenset()   # the kind of fact asked, shown in bold in the answer
 
     @property
     def best(self) -> float:
@@ -109,17 +110,21 @@ class Quotes:
 
 def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
                 sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None,
-                drop: frozenset[str] = frozenset(), extra: tuple[str, ...] = ()) -> Quotes:
+                drop: frozenset[str] = frozenset(), extra: tuple[str, ...] = (),
+                kinds: frozenset[str] | None = None) -> Quotes:
     """The quotable units of the best passages, scored by the sentence model; `drop`: signal groups an
-    ablation leaves out; `extra`: the induced lexicon's words for the question (lexicon.py)."""
+    ablation leaves out; `extra`: the induced lexicon's words for the question (lexicon.py); `kinds`: the
+    kind of fact asked (retrieval.asked_kinds), by default read from `context`."""
+    kinds = answer_types(context) if kinds is None else kinds
     units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals, drop,
-                                                 extra)
+                                                 extra, kinds)
     if not units:
-        return Quotes([], np.zeros(0))
+        return Quotes([], np.zeros(0), kinds)
     if sentence_model is not None:
-        return Quotes(units, sentence_model.decision(features, names))
+        return Quotes(units, sentence_model.decision(features, names), kinds)
     # no fitted model: the closest sentence, real sentences before headings
-    return Quotes(units, features[:, names.index("cosine.combined")] - 0.3 * features[:, names.index("shape.heading")])
+    return Quotes(units, features[:, names.index("cosine.combined")] - 0.3 * features[:, names.index("shape.heading")],
+                  kinds)
 
 
 def compose_answer(question: str, language: str, hits: list[Hit], index: Index, top_k: int, threshold: float,
@@ -137,7 +142,7 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
             break
         if hit is not lead_hit and hit.score >= hits[0].score - SUPPORT_GAP:
             chosen.append(hit)
-    wanted = answer_types(context)
+    wanted = quotes.kinds
     lines, citations = [], []
     for n, hit in enumerate(chosen, start=1):
         if hit is lead_hit and lead is not None:
@@ -172,14 +177,14 @@ def _answering(unit: Unit, index: Index) -> Unit:
 
 def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
                         sentence_tokens: Sequence[frozenset[str]], signals=None,
-                        drop: frozenset[str] = frozenset(),
-                        extra: tuple[str, ...] = ()) -> tuple[list[Unit], np.ndarray, list[str]]:
+                        drop: frozenset[str] = frozenset(), extra: tuple[str, ...] = (),
+                        kinds: frozenset[str] | None = None) -> tuple[list[Unit], np.ndarray, list[str]]:
     """Every quotable unit of the best passages with the signals the sentence model weighs: its cosine with
     the question (and the gap to the best unit), how close it is to every passage anyway (its hubness), the
     question's words it holds, whether it holds the kind of fact asked, its shape (a heading, a label/value
     pair, its length) and how its passage ranked."""
     question_tokens = set(expand_query(context, extra))
-    wanted = answer_types(context)
+    wanted = answer_types(context) if kinds is None else kinds
     sims = signals.sentence_sims if signals is not None else index.sentence_vectors @ query_vector
     units, rows = [], []
     for rank, hit in enumerate(hits[:LEAD_PASSAGES]):

@@ -20,7 +20,7 @@ from .language import detect_language
 from .lexicon import InducedLexicon, word_encoder
 from .confidence import question_signals
 from .fitted import Fitted
-from .retrieval import Hit, RetrievalOptions, Retriever, Signals
+from .retrieval import Hit, RetrievalOptions, Retriever, Signals, asked_kinds
 
 @dataclass
 class Reading:
@@ -143,19 +143,21 @@ class Assistant:
         read on the question's own words; the passages found and quoted, also with the induced lexicon's
         reading of the words the texts never use (lexicon.py), when it has one."""
         options = options or self.retriever.options
-        hits, signals, quotes = self._found(search_text, query, options)
+        kinds = asked_kinds(text, search_text)
+        hits, signals, quotes = self._found(search_text, query, options, kinds=kinds)
         confidence = self.confidence(text, search_text, language, hits, signals, quotes)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         if extra:
-            hits, signals, quotes = self._found(search_text, query, options, extra)
+            hits, signals, quotes = self._found(search_text, query, options, extra, kinds)
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
-    def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = ()):
+    def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),
+               kinds: frozenset[str] | None = None):
         """The best passages, the signals they were ranked on, and their quotable lines scored."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
-                                                ranker=self.fitted.ranker, extra=extra)
+                                                ranker=self.fitted.ranker, extra=extra, kinds=kinds)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
-                             self.fitted.sentence, drop=options.drop, extra=extra)
+                             self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds)
         return hits, signals, quotes
 
     def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,

@@ -16,7 +16,7 @@ from .assistant import with_previous
 from .confidence import question_signals
 from .conversation import follow_up_signals
 from .fitted import Fitted, fit_linear
-from .retrieval import RetrievalOptions
+from .retrieval import RetrievalOptions, asked_kinds
 
 REGULARISATION = 1.0   # scikit-learn's C; larger values did not change the dev figures (docs/figures.md)
 
@@ -37,8 +37,8 @@ def fit_ranker(assistant, items, options: RetrievalOptions):
     for item in items:
         if not item.answerable:
             continue
-        _, _, search_text, query = _gold(assistant, item)
-        signals = assistant.retriever.signals(search_text, query, options)
+        text, _, search_text, query = _gold(assistant, item)
+        signals = assistant.retriever.signals(search_text, query, options, kinds=asked_kinds(text, search_text))
         positive = np.array([holds_needle(c.text, item.needles) for c in assistant.index.chunks], dtype=np.int64)
         if positive.any():
             rows.append(signals.features)
@@ -55,12 +55,13 @@ def fit_sentence(assistant, items, options: RetrievalOptions):
     for item in items:
         if not item.answerable:
             continue
-        _, _, search_text, query = _gold(assistant, item)
+        text, _, search_text, query = _gold(assistant, item)
+        kinds = asked_kinds(text, search_text)
         hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options,
-                                                     ranker=assistant.fitted.ranker)
+                                                     ranker=assistant.fitted.ranker, kinds=kinds)
         units, features, unit_names = sentence_candidates(hits, assistant.index, query, search_text,
                                                           assistant.retriever.sentence_tokens, signals,
-                                                          drop=options.drop)
+                                                          drop=options.drop, kinds=kinds)
         label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
         if units and label.any():
             rows.append(features)

@@ -181,6 +181,13 @@ def answer_types(question: str) -> frozenset[str]:
     return frozenset(kind for kind, (asks, _) in ANSWER_TYPES.items() if asks.search(question))
 
 
+def asked_kinds(question: str, search_text: str) -> frozenset[str]:
+    """The kind of fact a reading asks for: the question's own ('who do I write to about it?' -> an address,
+    though the previous question it is read with asked an amount), or, when it names none ('and for a
+    master?'), the previous question's, carried in `search_text`."""
+    return answer_types(question) or answer_types(search_text)
+
+
 # Zipf frequency (wordfreq) from which a capitalised word counts as an ordinary word of the language, not a
 # name: 4 is about once in 100,000 words.
 COMMON_WORD_ZIPF = 4.0
@@ -307,11 +314,12 @@ class Retriever:
         return [y for y in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question) if y not in self._numbers]
 
     def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None,
-                extra: tuple[str, ...] = ()) -> Signals:
+                extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None) -> Signals:
         """Every passage's evidence for `question` (whose embedding is `query_vector`), on comparable scales:
         each model's cosines as z-scores and as gaps to the best passage of this question (a model's spread
         of cosines is its own: e5's sit in a narrow band, USE's wide), BM25 relative to the best passage.
-        `extra`: corpus words the lexical side also searches (the induced lexicon's)."""
+        `extra`: corpus words the lexical side also searches (the induced lexicon's); `kinds`: the kind of
+        fact asked (asked_kinds), by default read from `question`."""
         options = options or self.options
         index = self.index
         n = len(index.chunks)
@@ -345,10 +353,10 @@ class Retriever:
             columns.append(match)
             names.append("routing.institution")
         if "kind" not in options.drop:
-            kinds = np.zeros(n, dtype=np.float32)
-            for kind in answer_types(question):
-                kinds += self._holds[kind]
-            columns.append(kinds)
+            holds = np.zeros(n, dtype=np.float32)
+            for kind in (answer_types(question) if kinds is None else kinds):
+                holds += self._holds[kind]
+            columns.append(holds)
             names.append("kind.holds")
         features = np.column_stack(columns).astype(np.float32) if columns else np.zeros((n, 0), dtype=np.float32)
         # The combined vector's cosine is the mean of the models' (embedding.CombinedEmbedder): no second product.
@@ -358,10 +366,10 @@ class Retriever:
 
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
                  options: RetrievalOptions | None = None, ranker=None,
-                 extra: tuple[str, ...] = ()) -> tuple[list[Hit], Signals]:
+                 extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None) -> tuple[list[Hit], Signals]:
         """The `top_k` best chunks for `question`, whose embedding is `query_vector` (unit, 1-D), ranked by
         the fitted ranker (or, with none, by the mean cosine), and the signals they were ranked on."""
-        signals = self.signals(question, query_vector, options, extra)
+        signals = self.signals(question, query_vector, options, extra, kinds)
         scores = ranker.decision(signals.features, signals.names) if ranker is not None else signals.dense.astype(np.float64)
         order = np.argsort(-scores, kind="stable")[:top_k]
         raw = signals.lexical_raw
