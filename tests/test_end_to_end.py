@@ -202,3 +202,17 @@ def test_an_faq_question_line_is_never_the_whole_first_line(real_assistant):
 def test_the_erasmus_grant_asked_in_french_leads_with_the_erasmus_amounts(real_assistant):
     answer = real_assistant.ask("Combien touche-t-on par mois avec la bourse Erasmus ?")
     assert "210€" in answer.answer.split("\n")[0]
+
+
+@pytest.mark.parametrize("question", ["What is the phone number of the international relations office at UPHF?",
+                                      "¿Cuál es el teléfono del servicio de relaciones internacionales de la UPHF?",
+                                      "À quelle heure ouvre le bureau Erasmus de l'UPHF ?"])
+def test_a_phone_number_or_hours_the_texts_do_not_give_is_not_answered_with_another_fact(real_assistant, question):
+    # the topic is in the texts, the telephone number or the opening hours are not: nothing else is quoted instead
+    answer = real_assistant.ask(question)
+    assert answer.abstained and answer.citations == [], answer.answer
+
+
+def test_opening_hours_the_texts_give_are_still_answered(real_assistant):
+    answer = real_assistant.ask("When is the language resource centre open?")
+    assert not answer.abstained and "8h30" in answer.answer.split("\n")[0], answer.answer
