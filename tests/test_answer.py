@@ -76,3 +76,21 @@ def test_the_quoted_lines_are_highlighted_verbatim_in_their_passage(small_assist
         for c in answer.citations:
             assert c.highlight and c.highlight in c.text
             assert c.highlight.strip().endswith(":") is False  # never a bare heading
+
+
+@pytest.mark.parametrize("text, held", [
+    ("Centre de santé des étudiants, 42 rue Paul Duez, Lille. Ouvert de 8h30 à 17h00.", False),
+    ("Tél : 03 20 90 76 10", True),
+    ("Urgences\n- 15 : SAMU (urgence médicale)\n- 112 : numéro d'urgence européen", True),
+    ("Le soir ou le week-end, appelez le 116 117 (médecin de garde).", True),
+    ("Montant : 210€ par mois, 60 jours minimum.", False),
+])
+def test_a_phone_number_asked_for_is_held_only_by_a_number_one_could_call(text, held):
+    from rag.chunking import Chunk
+    from rag.confidence import fact_not_held
+    from rag.retrieval import Hit
+
+    chunk = Chunk(id="c", source="s", title="t", section="", text=text, institution="ulille", language="fr", url="")
+    hits = [Hit(chunk=chunk, position=0, score=1.0, dense=0.5, lexical_raw=1.0, sentence=0)]
+    assert fact_not_held(frozenset({"phone"}), hits) is not held
+    assert not fact_not_held(frozenset({"money"}), hits)   # only unmistakable forms: "free" answers a price

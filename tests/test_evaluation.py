@@ -101,3 +101,11 @@ def test_the_project_evaluation_sets_have_no_weak_needles():
     corpus = _corpus_text(Settings())
     items = load_dataset(DEFAULT_DATASET) + load_dataset(DEFAULT_DATASET.with_name("blind_check.jsonl"))
     assert weak_needles(items, corpus) == []
+
+
+def test_a_conversation_line_labelled_small_talk_is_scored_as_small_talk(tmp_path):
+    # not as an out-of-scope question the assistant failed to refuse
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps({"id": "c1", "question": "ok thx", "history": ["where is the CRL?"],
+                                "conversation": "small_talk", "answerable": False, "needles": []}) + "\n")
+    assert load_dataset(path)[0].small_talk

@@ -20,6 +20,7 @@ the passages the answer would quote holds.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -36,11 +37,20 @@ GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "institution", 
 UNMISTAKABLE_FACTS = ("phone", "hours")
 
 
+# How French and English texts give a number to call: a full number ("03 27 51 12 34", "+33 …"), a list of short
+# numbers ("- 15 : SAMU", "- 112 : numéro d'urgence européen"), or a short one after a verb ("appelez le 116 117").
+_NUMBER_TO_CALL = re.compile(
+    r"(?:\+|\b0)\d(?:[\s.\u00a0-]?\d{2}){4}\b"
+    r"|^[\s\-•*]*\d{2,4}(?:\s\d{3})?\s*:"
+    r"|\b(?:appel\w*|compos\w*|call|dial|num[ée]ro|n°|t[ée]l\.?)\s+(?:le\s+|au\s+)?\d{2,4}(?:\s\d{3})?\b",
+    re.IGNORECASE | re.MULTILINE)
+_HELD = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1]}
+
+
 def fact_not_held(kinds: frozenset[str], hits: list[Hit]) -> bool:
-    """'What is the phone number of the health centre?' and no phone number in the best passages -> True."""
+    """'What is the phone number of the health centre?' and no number to call in the best passages -> True."""
     wanted = [kind for kind in kinds if kind in UNMISTAKABLE_FACTS]
-    return bool(wanted) and not any(ANSWER_TYPES[kind][1].search(hit.chunk.text)
-                                    for kind in wanted for hit in hits[:LEAD_PASSAGES])
+    return bool(wanted) and not any(_HELD[kind].search(hit.chunk.text) for kind in wanted for hit in hits[:LEAD_PASSAGES])
 
 
 def question_signals(retriever, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,

@@ -93,7 +93,9 @@ def load_dataset(path: Path, corpus_text: str | None = None) -> list[Item]:
         items.append(Item(id=item_id, question=str(record["question"]), lang=str(record.get("lang") or "?"),
                           answerable=bool(record["answerable"]), needles=needles,
                           split=str(record.get("split") or "all"), source=record.get("source"), history=turns,
-                          conversation=record.get("conversation"), small_talk=bool(record.get("small_talk"))))
+                          conversation=record.get("conversation"),
+                          # a conversation line labelled small talk is small talk, whether or not it says so twice
+                          small_talk=bool(record.get("small_talk", record.get("conversation") == "small_talk"))))
     if not items:
         raise DatasetError(f"{path} holds no questions")
     return items
