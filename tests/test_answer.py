@@ -93,4 +93,32 @@ def test_a_phone_number_asked_for_is_held_only_by_a_number_one_could_call(text, 
     chunk = Chunk(id="c", source="s", title="t", section="", text=text, institution="ulille", language="fr", url="")
     hits = [Hit(chunk=chunk, position=0, score=1.0, dense=0.5, lexical_raw=1.0, sentence=0)]
     assert fact_not_held(frozenset({"phone"}), hits) is not held
-    assert not fact_not_held(frozenset({"money"}), hits)   # only unmistakable forms: "free" answers a price
+    assert not fact_not_held(frozenset({"count", "date"}), hits)   # any number or year would do: no rule
+
+
+@pytest.mark.parametrize("text, held", [
+    ("Montant : 210€ par mois.", True),
+    ("L'inscription au module est gratuite pour les étudiants de l'UPHF.", True),   # "free" answers a price
+    ("Le Centre FLE propose des cours intensifs de français en été.", False),
+])
+def test_a_price_asked_for_is_held_by_an_amount_or_by_saying_it_is_free(text, held):
+    from rag.chunking import Chunk
+    from rag.confidence import fact_not_held
+    from rag.retrieval import Hit
+
+    chunk = Chunk(id="c", source="s", title="t", section="", text=text, institution="uphf", language="fr", url="")
+    hits = [Hit(chunk=chunk, position=0, score=1.0, dense=0.5, lexical_raw=1.0, sentence=0)]
+    assert fact_not_held(frozenset({"money"}), hits) is not held
+
+
+@pytest.mark.parametrize("question, asks_amount", [
+    ("¿Cuánto es la beca Erasmus al mes?", True),
+    ("Quanto è la borsa Erasmus?", True),
+    ("How much does the TOEIC cost?", True),
+    ("¿Qué permiten las asociaciones en cuanto a elegir la movilidad?", False),   # "as for"
+    ("e per il linguaskill ogni quanto ci sono sessioni?", False),                # "how often"
+])
+def test_an_amount_is_asked_for_only_when_the_question_asks_one(question, asks_amount):
+    from rag.retrieval import answer_types
+
+    assert ("money" in answer_types(question)) is asks_amount

@@ -13,8 +13,8 @@ The evidence (signals) of one question, each a column the logistic regression of
 - whether the question is in one of the languages the texts are written in (from sources.json;
   cross-language cosines run lower).
 The weights and the threshold are fitted (train split) and chosen (dev split) by `rag eval --fit`.
-One rule stands beside the model (fact_not_held): a telephone number or opening hours asked for that none of
-the passages the answer would quote holds.
+One rule stands beside the model (fact_not_held): a telephone number, opening hours or a price asked for that
+none of the passages the answer would quote holds.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "institution", 
 
 # Facts of a form no paraphrase hides. When the question asks for one and none of the passages the answer
 # would quote holds one, the texts do not give it, however close the topic ("the health centre's phone
-# number" on a page that gives only its address). A rule, not a fitted signal: too few training questions
-# ask for these for the model to learn it (docs/figures.md, session 9, has the rule's figures).
-UNMISTAKABLE_FACTS = ("phone", "hours")
-
+# number" on a page that gives only its address, "the fee to join ESN" on its page without a price). A rule,
+# not a fitted signal: too few training questions ask for these for the model to learn it (docs/figures.md,
+# session 9, has the rule's figures; dates and counts were left out: their forms are any year or number).
+UNMISTAKABLE_FACTS = ("phone", "hours", "money")
 
 # How French and English texts give a number to call: a full number ("03 27 51 12 34", "+33 …"), a list of short
 # numbers ("- 15 : SAMU", "- 112 : numéro d'urgence européen"), or a short one after a verb ("appelez le 116 117").
@@ -44,11 +44,15 @@ _NUMBER_TO_CALL = re.compile(
     r"|^[\s\-•*]*\d{2,4}(?:\s\d{3})?\s*:"
     r"|\b(?:appel\w*|compos\w*|call|dial|num[ée]ro|n°|t[ée]l\.?)\s+(?:le\s+|au\s+)?\d{2,4}(?:\s\d{3})?\b",
     re.IGNORECASE | re.MULTILINE)
-_HELD = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1]}
+# a price is held by an amount, or by saying there is none to pay ("gratuit", "free of charge")
+_PRICE = re.compile(ANSWER_TYPES["money"][1].pattern
+                    + r"|\b(gratuit\w*|free|sans frais|aucun frais|no fees?|pris en charge|exon[ée]r\w*)\b", re.IGNORECASE)
+_HELD = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1], "money": _PRICE}
 
 
 def fact_not_held(kinds: frozenset[str], hits: list[Hit]) -> bool:
-    """'What is the phone number of the health centre?' and no number to call in the best passages -> True."""
+    """'What is the phone number of the health centre?' and no number to call in the best passages -> True;
+    'How much does the course cost?' and no amount, nor "gratuit", in them -> True."""
     wanted = [kind for kind in kinds if kind in UNMISTAKABLE_FACTS]
     return bool(wanted) and not any(_HELD[kind].search(hit.chunk.text) for kind in wanted for hit in hits[:LEAD_PASSAGES])
 

@@ -80,7 +80,7 @@ GLOSSARY_PREFIX_CHARS = 6
 # the answer prefers the sentence that holds it.
 ANSWER_TYPES = {
     # a sum of money: "how much is the grant", "combien touche-t-on", "cuánto es la beca", "prix", "学费"
-    "money": (re.compile(r"\b(how much|montant|amount|cu[aá]nt[oa]|quant[oa]|wie ?viel|wie hoch|betrag|importo|valor|prix|"
+    "money": (re.compile(r"\b(how much|montant|amount|cu[aá]nto (?:es|son|vale|cuesta|cobra|dan|pagan|recib\w*)|quant[oa] (?:é|e|è|vale|paga\w*|ricev\w*|receb\w*|d[aã]o|danno)|wie ?viel|wie hoch|betrag|importo|valor|prix|"
                          r"price|prices|co[uû]t\w*|costs?|tarifs?|fees?|precio|cuesta\w*|custa\w*|pre[cç]o|kostet|kosten|preis|"
                          r"costa\w*|prezzo|combien d'euros)\b|\bcombien\s+(co[uû]t|touch|gagn|pai|pay|donn|re[cç]oi|vaut|rapport|vers)|"
                          r"多少钱|金额|价格|费用|学费|سعر|تكلفة|تبلغ", re.IGNORECASE),
