@@ -34,6 +34,13 @@ def test_a_follow_up_asking_another_kind_of_fact_gets_that_fact_not_the_previous
     assert "@" in first and "210€" not in first, answer.answer
 
 
+def test_an_answer_never_leads_with_a_bare_heading(real_assistant):
+    # the criteria's heading is quoted with the first criterion under it, not alone
+    answer = real_assistant.ask("What are the criteria for the Mermoz grant?")
+    first = answer.answer.split("\n")[0]
+    assert "Critères d’attribution de la bourse Mermoz" in first and "Être inscrit en formation initiale" in first, first
+
+
 def test_an_email_question_quotes_the_address(real_assistant):
     answer = real_assistant.ask("Who should I email about incoming exchange mobility?")
     assert "**international_in@uphf.fr**" in answer.answer.split("\n")[0]

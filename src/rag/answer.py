@@ -162,13 +162,23 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
 
 
 def _answering(unit: Unit, index: Index) -> Unit:
-    """A line that only asks or announces ("Qui peut devenir alternant ?", then "En contrat d'apprentissage :")
-    answers nothing: an FAQ answers on the lines after it, in the same passage, which are quoted with it."""
-    last, owner = unit.last, index.sentence_chunk[unit.last]
-    while (index.sentences[last].rstrip().endswith(QUESTION_MARKS + (":",)) and last - unit.first < MAX_LEAD_LINES - 1
+    """A line that only asks or announces ("Qui peut devenir alternant ?", then "En contrat d'apprentissage :"),
+    or a bare heading ("Critères d'attribution de la bourse Mermoz:", "Le Hubhouse"), answers nothing: the
+    passage answers on the lines after it, which are quoted with it."""
+    owner = index.sentence_chunk[unit.last]
+    title = index.chunks[int(owner)].title
+
+    def announces(row: int) -> bool:
+        line = index.sentences[row].rstrip()
+        return line.endswith(QUESTION_MARKS + (":",)) or is_heading_like(line, title)
+
+    if not (unit.text.rstrip().endswith(QUESTION_MARKS) or is_heading_like(unit.text, title)):
+        return unit
+    last = unit.last
+    while (announces(last) and last - unit.first < MAX_LEAD_LINES - 1
            and last + 1 < len(index.sentences) and index.sentence_chunk[last + 1] == owner):
         last += 1
-    if last == unit.last or not unit.text.rstrip().endswith(QUESTION_MARKS):
+    if last == unit.last:
         return unit
     lines = [index.sentences[row] for row in range(unit.first, last + 1)]
     text = _span(index.chunks[int(owner)].text, lines[0], lines[-1]) or "\n".join(lines)
