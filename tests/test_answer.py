@@ -122,3 +122,16 @@ def test_an_amount_is_asked_for_only_when_the_question_asks_one(question, asks_a
     from rag.retrieval import answer_types
 
     assert ("money" in answer_types(question)) is asks_amount
+
+
+def test_a_year_the_quoted_passages_never_mention_is_not_held():
+    from rag.chunking import Chunk
+    from rag.confidence import fact_not_held
+    from rag.retrieval import Hit
+
+    chunk = Chunk(id="c", source="s", title="t", section="", text="Dates des commissions 2022 : 12 mai, 9 juin.",
+                  institution="uphf", language="fr", url="")
+    hits = [Hit(chunk=chunk, position=0, score=1.0, dense=0.5, lexical_raw=1.0, sentence=0)]
+    assert fact_not_held(frozenset(), hits, "Quand a lieu la commission en 2027 ?")
+    assert not fact_not_held(frozenset(), hits, "Quand a lieu la commission en 2022 ?")
+    assert not fact_not_held(frozenset(), hits, "Quand a lieu la commission ?")

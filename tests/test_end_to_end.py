@@ -115,7 +115,6 @@ KNOWN_GAP = pytest.mark.xfail(strict=True, reason="session 3's hand-set penaltie
                                                   "does not yet (see docs/figures.md, Known gaps)")
 
 
-@KNOWN_GAP
 def test_a_year_the_texts_never_mention_is_not_answered_from_another_year(real_assistant):
     # The texts give the 2022 commission dates; a student asking about 2027 must not get them as the answer.
     later = real_assistant.ask("Quelle est la date limite Parcoursup en 2027 ?")

@@ -198,11 +198,12 @@ class Assistant:
     def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
                    quotes: Quotes | None = None) -> float:
         """The fitted probability that the texts answer `text` (see confidence.py); without a fitted model,
-        the best passage's mean cosine; 0 when the question asks for a telephone number or opening hours that
-        no passage it would quote holds (confidence.fact_not_held). Below the threshold the assistant abstains."""
+        the best passage's mean cosine; 0 when the question asks for a telephone number, opening hours or a
+        price, or names a year, that no passage it would quote holds (confidence.fact_not_held). Below the
+        threshold the assistant abstains."""
         if not hits:
             return 0.0
-        if "unheld" not in self.retriever.options.drop and fact_not_held(asked_kinds(text, search_text), hits):
+        if "unheld" not in self.retriever.options.drop and fact_not_held(asked_kinds(text, search_text), hits, text):
             return 0.0
         if self.fitted.confidence is None:
             return hits[0].dense

@@ -13,8 +13,8 @@ The evidence (signals) of one question, each a column the logistic regression of
 - whether the question is in one of the languages the texts are written in (from sources.json;
   cross-language cosines run lower).
 The weights and the threshold are fitted (train split) and chosen (dev split) by `rag eval --fit`.
-One rule stands beside the model (fact_not_held): a telephone number, opening hours or a price asked for that
-none of the passages the answer would quote holds.
+One rule stands beside the model (fact_not_held): a telephone number, opening hours or a price asked for, or a
+year named, that none of the passages the answer would quote holds.
 """
 
 from __future__ import annotations
@@ -50,11 +50,18 @@ _PRICE = re.compile(ANSWER_TYPES["money"][1].pattern
 _HELD = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1], "money": _PRICE}
 
 
-def fact_not_held(kinds: frozenset[str], hits: list[Hit]) -> bool:
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def fact_not_held(kinds: frozenset[str], hits: list[Hit], question: str = "") -> bool:
     """'What is the phone number of the health centre?' and no number to call in the best passages -> True;
-    'How much does the course cost?' and no amount, nor "gratuit", in them -> True."""
+    'How much does the course cost?' and no amount, nor "gratuit", in them -> True; 'Quelle est la date
+    limite Parcoursup en 2027 ?' and no "2027" in them (their dates are another year's) -> True."""
+    quoted = [hit.chunk.text for hit in hits[:LEAD_PASSAGES]]
+    if any(not any(year in text for text in quoted) for year in _YEAR.findall(question)):
+        return True
     wanted = [kind for kind in kinds if kind in UNMISTAKABLE_FACTS]
-    return bool(wanted) and not any(_HELD[kind].search(hit.chunk.text) for kind in wanted for hit in hits[:LEAD_PASSAGES])
+    return bool(wanted) and not any(_HELD[kind].search(text) for kind in wanted for text in quoted)
 
 
 def question_signals(retriever, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
