@@ -172,8 +172,6 @@ def _answering(unit: Unit, index: Index) -> Unit:
         line = index.sentences[row].rstrip()
         return line.endswith(QUESTION_MARKS + (":",)) or is_heading_like(line, title)
 
-    if not (unit.text.rstrip().endswith(QUESTION_MARKS) or is_heading_like(unit.text, title)):
-        return unit
     last = unit.last
     while (announces(last) and last - unit.first < MAX_LEAD_LINES - 1
            and last + 1 < len(index.sentences) and index.sentence_chunk[last + 1] == owner):

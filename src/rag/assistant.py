@@ -145,7 +145,10 @@ class Assistant:
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
         hits, signals, quotes = self._found(search_text, query, options, kinds=kinds)
-        confidence = self.confidence(text, search_text, language, hits, signals, quotes)
+        if "unheld" not in options.drop and fact_not_held(kinds, hits, text):
+            confidence = 0.0   # a phone number, hours, a price or a year none of the quotable passages holds
+        else:
+            confidence = self.confidence(text, search_text, language, hits, signals, quotes)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         if extra:
             hits, signals, quotes = self._found(search_text, query, options, extra, kinds)
@@ -198,12 +201,9 @@ class Assistant:
     def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
                    quotes: Quotes | None = None) -> float:
         """The fitted probability that the texts answer `text` (see confidence.py); without a fitted model,
-        the best passage's mean cosine; 0 when the question asks for a telephone number, opening hours or a
-        price, or names a year, that no passage it would quote holds (confidence.fact_not_held). Below the
-        threshold the assistant abstains."""
+        the best passage's mean cosine. Below the threshold the assistant abstains (and at once, without it,
+        when confidence.fact_not_held: see Assistant.reading)."""
         if not hits:
-            return 0.0
-        if "unheld" not in self.retriever.options.drop and fact_not_held(asked_kinds(text, search_text), hits, text):
             return 0.0
         if self.fitted.confidence is None:
             return hits[0].dense

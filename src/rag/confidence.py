@@ -26,16 +26,9 @@ import numpy as np
 
 from .answer import LEAD_PASSAGES
 from .index import HUB_NEIGHBOURS, mean_of_largest
-from .retrieval import ANSWER_TYPES, Hit, Signals, named_institutions, tokenize
+from .retrieval import ANSWER_TYPES, YEAR, Hit, Signals, named_institutions, tokenize
 
 GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "institution", "language", "unheld")
-
-# Facts of a form no paraphrase hides. When the question asks for one and none of the passages the answer
-# would quote holds one, the texts do not give it, however close the topic ("the health centre's phone
-# number" on a page that gives only its address, "the fee to join ESN" on its page without a price). A rule,
-# not a fitted signal: too few training questions ask for these for the model to learn it (docs/figures.md,
-# session 9, has the rule's figures; dates and counts were left out: their forms are any year or number).
-UNMISTAKABLE_FACTS = ("phone", "hours", "money")
 
 # How French and English texts give a number to call: a full number ("03 27 51 12 34", "+33 …"), a list of short
 # numbers ("- 15 : SAMU", "- 112 : numéro d'urgence européen"), or a short one after a verb ("appelez le 116 117").
@@ -47,10 +40,13 @@ _NUMBER_TO_CALL = re.compile(
 # a price is held by an amount, or by saying there is none to pay ("gratuit", "free of charge")
 _PRICE = re.compile(ANSWER_TYPES["money"][1].pattern
                     + r"|\b(gratuit\w*|free|sans frais|aucun frais|no fees?|pris en charge|exon[ée]r\w*)\b", re.IGNORECASE)
-_HELD = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1], "money": _PRICE}
-
-
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# Facts of a form no paraphrase hides, and what holds each. When the question asks for one and none of the
+# passages the answer would quote holds one, the texts do not give it, however close the topic ("the health
+# centre's phone number" on a page that gives only its address, "the fee to join ESN" on its page without a
+# price). A rule, not a fitted signal: too few training questions ask for these for the model to learn it
+# (docs/figures.md, session 9, has the rule's figures; dates and counts were left out: their forms are any
+# year or number).
+UNMISTAKABLE_FACTS = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1], "money": _PRICE}
 
 
 def fact_not_held(kinds: frozenset[str], hits: list[Hit], question: str = "") -> bool:
@@ -58,10 +54,10 @@ def fact_not_held(kinds: frozenset[str], hits: list[Hit], question: str = "") ->
     'How much does the course cost?' and no amount, nor "gratuit", in them -> True; 'Quelle est la date
     limite Parcoursup en 2027 ?' and no "2027" in them (their dates are another year's) -> True."""
     quoted = [hit.chunk.text for hit in hits[:LEAD_PASSAGES]]
-    if any(not any(year in text for text in quoted) for year in _YEAR.findall(question)):
+    if any(not any(year in text for text in quoted) for year in YEAR.findall(question)):
         return True
-    wanted = [kind for kind in kinds if kind in UNMISTAKABLE_FACTS]
-    return bool(wanted) and not any(_HELD[kind].search(text) for kind in wanted for text in quoted)
+    wanted = [UNMISTAKABLE_FACTS[kind] for kind in kinds if kind in UNMISTAKABLE_FACTS]
+    return bool(wanted) and not any(form.search(text) for form in wanted for text in quoted)
 
 
 def question_signals(retriever, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,

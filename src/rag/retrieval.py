@@ -188,6 +188,9 @@ def asked_kinds(question: str, search_text: str) -> frozenset[str]:
     return answer_types(question) or answer_types(search_text)
 
 
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")   # a year a question names: "Parcoursup 2027"
+
+
 # Zipf frequency (wordfreq) from which a capitalised word counts as an ordinary word of the language, not a
 # name: 4 is about once in 100,000 words.
 COMMON_WORD_ZIPF = 4.0
@@ -311,7 +314,7 @@ class Retriever:
 
     def unknown_years(self, question: str) -> list[str]:
         """Years the question names that the texts never mention: 'Parcoursup deadline in 2027?' -> ['2027']."""
-        return [y for y in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question) if y not in self._numbers]
+        return [y for y in YEAR.findall(question) if y not in self._numbers]
 
     def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None,
                 extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None) -> Signals:
