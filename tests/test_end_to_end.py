@@ -220,6 +220,20 @@ def test_a_phone_number_hours_or_price_the_texts_do_not_give_is_not_answered_wit
     assert answer.abstained and answer.citations == [], answer.answer
 
 
+@pytest.mark.parametrize("question", ["¿Cuántas plazas hay para ir a Quebec con el BCI?",
+                                      "When are the EUNICE Weeks in 2025?"])
+def test_a_number_or_year_the_passage_led_with_does_not_hold_is_not_answered(real_assistant, question):
+    # the BCI page gives no number of places, the EUNICE Weeks page another year's dates; a figure or a year
+    # elsewhere in the passages found is about something else
+    answer = real_assistant.ask(question)
+    assert answer.abstained and answer.citations == [], answer.answer
+
+
+def test_a_number_written_out_still_answers_how_many(real_assistant):
+    answer = real_assistant.ask("Combien d'aéroports y a-t-il près de l'UPHF ?")
+    assert not answer.abstained and "cinq aéroports" in answer.answer, answer.answer
+
+
 def test_opening_hours_the_texts_give_are_still_answered(real_assistant):
     answer = real_assistant.ask("When is the language resource centre open?")
     assert not answer.abstained and "8h30" in answer.answer.split("\n")[0], answer.answer

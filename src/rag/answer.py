@@ -107,6 +107,11 @@ class Quotes:
     def best(self) -> float:
         return float(self.scores.max()) if len(self.units) else -30.0
 
+    @property
+    def lead_rank(self) -> int:
+        """The rank among the hits of the passage the answer leads with."""
+        return self.units[int(np.argmax(self.scores))].hit_rank if len(self.units) else 0
+
 
 def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
                 sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None,

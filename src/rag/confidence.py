@@ -13,8 +13,8 @@ The evidence (signals) of one question, each a column the logistic regression of
 - whether the question is in one of the languages the texts are written in (from sources.json;
   cross-language cosines run lower).
 The weights and the threshold are fitted (train split) and chosen (dev split) by `rag eval --fit`.
-One rule stands beside the model (fact_not_held): a telephone number, opening hours or a price asked for, or a
-year named, that none of the passages the answer would quote holds.
+One rule stands beside the model (fact_not_held): a telephone number, opening hours, a price or a number of
+things asked for, or a year named, that the passage the answer would lead with does not hold.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import re
 
 import numpy as np
 
-from .answer import LEAD_PASSAGES
 from .index import HUB_NEIGHBOURS, mean_of_largest
 from .retrieval import ANSWER_TYPES, YEAR, Hit, Signals, named_institutions, tokenize
 
@@ -40,24 +39,31 @@ _NUMBER_TO_CALL = re.compile(
 # a price is held by an amount, or by saying there is none to pay ("gratuit", "free of charge")
 _PRICE = re.compile(ANSWER_TYPES["money"][1].pattern
                     + r"|\b(gratuit\w*|free|sans frais|aucun frais|no fees?|pris en charge|exon[ée]r\w*)\b", re.IGNORECASE)
-# Facts of a form no paraphrase hides, and what holds each. When the question asks for one and none of the
-# passages the answer would quote holds one, the texts do not give it, however close the topic ("the health
+# Facts of a form no paraphrase hides, and what holds each. When the question asks for one and the passage
+# the answer would lead with holds none, the texts do not give it, however close the topic ("the health
 # centre's phone number" on a page that gives only its address, "the fee to join ESN" on its page without a
-# price). A rule, not a fitted signal: too few training questions ask for these for the model to learn it
-# (docs/figures.md, session 9, has the rule's figures; dates and counts were left out: their forms are any
-# year or number).
-UNMISTAKABLE_FACTS = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1], "money": _PRICE}
+# price; an amount in another passage is another thing's price). A rule, not a fitted signal: too few
+# training questions ask for these for the model to learn it (docs/figures.md, sessions 9 and 10, has the
+# rule's figures; dates and counts were left out: their forms are any year or number).
+# a number of things is held by a figure, or by a number written out as the texts' languages write them
+# ("cinq aéroports", "meets once a quarter"); "un"/"one" are left out: every line holds them
+_NUMBER = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|"
+                     r"fois|two|three|four|five|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|hundred|thousand|"
+                     r"once|twice|dozens?|douzaines?|centaines?|milliers?)\b", re.IGNORECASE)
+UNMISTAKABLE_FACTS = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1], "money": _PRICE, "count": _NUMBER}
 
 
-def fact_not_held(kinds: frozenset[str], hits: list[Hit], question: str = "") -> bool:
-    """'What is the phone number of the health centre?' and no number to call in the best passages -> True;
-    'How much does the course cost?' and no amount, nor "gratuit", in them -> True; 'Quelle est la date
-    limite Parcoursup en 2027 ?' and no "2027" in them (their dates are another year's) -> True."""
-    quoted = [hit.chunk.text for hit in hits[:LEAD_PASSAGES]]
-    if any(not any(year in text for text in quoted) for year in YEAR.findall(question)):
+def fact_not_held(kinds: frozenset[str], lead: str, question: str = "") -> bool:
+    """Does the passage the answer would lead with (`lead`, its text) lack the fact asked?
+    'What is the phone number of the health centre?' and no number to call in it -> True; 'How much does the
+    course cost?' and no amount, nor "gratuit", in it -> True; 'Quelle est la date limite Parcoursup en 2027 ?'
+    and no "2027" in it (its dates are another year's) -> True."""
+    if any(year not in lead for year in YEAR.findall(question)):
         return True
+    if "money" in kinds:
+        kinds = kinds - {"count"}   # "combien coûte…" asks for an amount, which a bare number is not
     wanted = [UNMISTAKABLE_FACTS[kind] for kind in kinds if kind in UNMISTAKABLE_FACTS]
-    return bool(wanted) and not any(form.search(text) for form in wanted for text in quoted)
+    return bool(wanted) and not any(form.search(lead) for form in wanted)
 
 
 def question_signals(retriever, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,

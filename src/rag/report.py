@@ -29,7 +29,7 @@ ABLATIONS = {
     "without the answer-sentence evidence (confidence)": RetrievalOptions(drop=frozenset({"lead"})),
     "without word coverage (confidence)": RetrievalOptions(drop=frozenset({"coverage"})),
     "without the question-language signal (confidence)": RetrievalOptions(drop=frozenset({"language"})),
-    "without the unheld-fact rule: phone, hours, price, year (confidence)": RetrievalOptions(drop=frozenset({"unheld"})),
+    "without the unheld-fact rule: phone, hours, price, number, year (confidence)": RetrievalOptions(drop=frozenset({"unheld"})),
 }
 ABLATION_METRICS = ("hit@1", "hit@5", "answer_accuracy", "first_line_accuracy", "citation_precision",
                     "abstention_accuracy", "false_abstention_rate", "auc")
