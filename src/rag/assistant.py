@@ -144,15 +144,15 @@ class Assistant:
         reading of the words the texts never use (lexicon.py), when it has one."""
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
-        found = self._found(search_text, query, options, kinds=kinds)
+        first = self._found(search_text, query, options, kinds=kinds)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
-        hits, signals, quotes = self._found(search_text, query, options, extra, kinds) if extra else found
-        # the passage the confidence read first and the one the answer quotes must both hold the fact asked
-        leads = {h[q.lead_rank].chunk.text for h, q in ((found[0], found[2]), (hits, quotes)) if h}
+        hits, signals, quotes = self._found(search_text, query, options, extra, kinds) if extra else first
+        # the passage the confidence reads first and the one the answer quotes must both hold the fact asked
+        leads = {found[q.lead_rank].chunk.text for found, _, q in (first, (hits, signals, quotes)) if found}
         if "unheld" not in options.drop and any(fact_not_held(kinds, lead, text) for lead in leads):
             confidence = 0.0   # a phone number, hours, a price, a number or a year the lead passage does not hold
         else:
-            confidence = self.confidence(text, search_text, language, *found)
+            confidence = self.confidence(text, search_text, language, *first)
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
     def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),

@@ -39,17 +39,17 @@ _NUMBER_TO_CALL = re.compile(
 # a price is held by an amount, or by saying there is none to pay ("gratuit", "free of charge")
 _PRICE = re.compile(ANSWER_TYPES["money"][1].pattern
                     + r"|\b(gratuit\w*|free|sans frais|aucun frais|no fees?|pris en charge|exon[ée]r\w*)\b", re.IGNORECASE)
-# Facts of a form no paraphrase hides, and what holds each. When the question asks for one and the passage
-# the answer would lead with holds none, the texts do not give it, however close the topic ("the health
-# centre's phone number" on a page that gives only its address, "the fee to join ESN" on its page without a
-# price; an amount in another passage is another thing's price). A rule, not a fitted signal: too few
-# training questions ask for these for the model to learn it (docs/figures.md, sessions 9 and 10, has the
-# rule's figures; dates and counts were left out: their forms are any year or number).
 # a number of things is held by a figure, or by a number written out as the texts' languages write them
 # ("cinq aéroports", "meets once a quarter"); "un"/"one" are left out: every line holds them
 _NUMBER = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|"
                      r"fois|two|three|four|five|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|hundred|thousand|"
                      r"once|twice|dozens?|douzaines?|centaines?|milliers?)\b", re.IGNORECASE)
+# Facts of a form no paraphrase hides, and what holds each. When the question asks for one and the passage
+# the answer would lead with holds none, the texts do not give it, however close the topic ("the health
+# centre's phone number" on a page that gives only its address, "the fee to join ESN" on its page without a
+# price; an amount in another passage is another thing's price). A rule, not a fitted signal: too few
+# training questions ask for these for the model to learn it (docs/figures.md, sessions 9 and 10, has the
+# rule's figures; dates were left out: their forms are too many, "en octobre", "chaque semestre").
 UNMISTAKABLE_FACTS = {"phone": _NUMBER_TO_CALL, "hours": ANSWER_TYPES["hours"][1], "money": _PRICE, "count": _NUMBER}
 
 
