@@ -108,9 +108,9 @@ class Quotes:
         return float(self.scores.max()) if len(self.units) else -30.0
 
     @property
-    def lead_rank(self) -> int:
-        """The rank among the hits of the passage the answer leads with."""
-        return self.units[int(np.argmax(self.scores))].hit_rank if len(self.units) else 0
+    def lead(self) -> Unit | None:
+        """The unit the answer leads with (the sentence model's best), or None without any."""
+        return self.units[int(np.argmax(self.scores))] if self.units else None
 
 
 def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
@@ -139,7 +139,8 @@ def compose_answer(question: str, language: str, hits: list[Hit], index: Index, 
     if not hits or confidence < threshold:
         return abstain(question, language, confidence, hits, index)
     units, scores = quotes.units, quotes.scores
-    lead = _answering(units[int(np.argmax(scores))], index) if units else None
+    lead = quotes.lead
+    lead = _answering(lead, index) if lead else None
     lead_hit = hits[lead.hit_rank] if lead else hits[0]
     chosen = [lead_hit]
     for hit in hits[:top_k]:

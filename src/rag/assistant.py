@@ -148,7 +148,8 @@ class Assistant:
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         hits, signals, quotes = self._found(search_text, query, options, extra, kinds) if extra else first
         # the passage the confidence reads first and the one the answer quotes must both hold the fact asked
-        leads = {found[q.lead_rank].chunk.text for found, _, q in (first, (hits, signals, quotes)) if found}
+        leads = {found[q.lead.hit_rank if q.lead else 0].chunk.text
+                 for found, _, q in (first, (hits, signals, quotes)) if found}
         if "unheld" not in options.drop and any(fact_not_held(kinds, lead, text) for lead in leads):
             confidence = 0.0   # a phone number, hours, a price, a number or a year the lead passage does not hold
         else:
