@@ -24,17 +24,26 @@ def test_the_answering_line_is_found_through_the_lexicon_and_the_confidence_is_u
     options = real_assistant.retriever.options
     try:
         real_assistant.retriever.options = dataclasses.replace(options, lexicon=False)
+        without_readings = real_assistant.ask(question)
+        # nor aligned word by word ("internship" with "stage", "extend" with "prolongation")
+        real_assistant.retriever.options = dataclasses.replace(options, lexicon=False, drop=frozenset({"align"}))
         without = real_assistant.ask(question)
     finally:
         real_assistant.retriever.options = options
     assert "un mois avant" not in without.answer.split("\n")[0]
-    assert without.confidence == answer.confidence
+    # the word alignment alone finds it ("internship" beside "stage", "extend" beside "prolongation")
+    assert "un mois avant" in without_readings.answer.split("\n")[0]
+    # whether the assistant answers is read without either
+    assert without_readings.confidence == without.confidence == answer.confidence
 
 
 def test_a_new_documents_words_are_in_the_lexicon_at_once():
     class Chunk:
         def __init__(self, text):
             self.text = text
+
+        def embedding_text(self):
+            return self.text
 
     def encode(words):
         import numpy as np
@@ -47,3 +56,25 @@ def test_a_new_documents_words_are_in_the_lexicon_at_once():
     assert "logement" in lexicon.tokens
     assert lexicon.translations("alojamiento barato") == ("logement",)
     assert lexicon.unknown_words("logement alojamiento") == ["alojamiento"]
+
+
+def test_a_question_is_aligned_word_by_word_with_each_passage_in_any_language():
+    class Chunk:
+        def __init__(self, text):
+            self.text = text
+
+        def embedding_text(self):
+            return self.text
+
+    def encode(words):
+        import numpy as np
+
+        return np.array([[1.0, 0.0] if w.startswith(("log", "alo")) else [0.0, 1.0] for w in words])
+
+    lexicon = InducedLexicon([Chunk("Le logement étudiant."), Chunk("Les bourses de mobilité."), Chunk("")], encode)
+    best = lexicon.alignment("¿Hay alojamiento barato?")
+    assert lexicon.content_words("¿Hay alojamiento barato?") == ["alojamiento", "barato"]   # "hay": a stop word
+    assert best.shape == (2, 3)
+    assert best[0, 0] == 1.0 and best[0, 1] == 0.0   # "alojamiento" is the housing passage's "logement"
+    assert best[0, 2] == 0.0                         # a passage without words speaks of nothing
+    assert lexicon.alignment("¿y?") is None

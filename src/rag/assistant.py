@@ -3,6 +3,7 @@ and the evaluation alike, so what is evaluated is what students get."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import unicodedata
@@ -78,10 +79,10 @@ class Assistant:
         self.embedder = embedder
         self.settings = settings
         self.fitted = fitted or Fitted.load(index.manifest.get("embedder", settings.embedder))
-        self.retriever = Retriever(index, options)
-        self.pleasantries = SmallTalk(embedder)
         encode = word_encoder(embedder)
         self.lexicon = InducedLexicon(index.chunks, encode) if encode is not None else None
+        self.retriever = Retriever(index, options, self.lexicon)
+        self.pleasantries = SmallTalk(embedder)
 
     @property
     def threshold(self) -> float:
@@ -141,12 +142,17 @@ class Assistant:
                 options: RetrievalOptions | None = None) -> Reading:
         """The passages for one way of reading the question, and how sure they answer it. The confidence is
         read on the question's own words; the passages found and quoted, also with the induced lexicon's
-        reading of the words the texts never use (lexicon.py), when it has one."""
+        reading of the words the texts never use (lexicon.py), when it has one, and ranked by the quote ranker,
+        which aligns the question with each passage word by word (retrieval.py, "align"): that alignment
+        lifts the passage that answers, but out-of-scope questions find a passage that speaks of their words
+        too, so the confidence reads the ranking without it (docs/figures.md, session 11)."""
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
-        first = self._found(search_text, query, options, kinds=kinds)
+        first = self._found(search_text, query, dataclasses.replace(options, drop=options.drop | {"align"}), kinds=kinds)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
-        hits, signals, quotes = self._found(search_text, query, options, extra, kinds) if extra else first
+        aligned = self.fitted.quote_ranker is not None and "align" not in options.drop
+        hits, signals, quotes = (self._found(search_text, query, options, extra, kinds, self.fitted.quote_ranker)
+                                 if extra or aligned else first)
         # the passage the confidence reads first and the one the answer quotes must both hold the fact asked
         leads = {found[q.lead.hit_rank if q.lead else 0].chunk.text
                  for found, _, q in (first, (hits, signals, quotes)) if found}
@@ -157,10 +163,11 @@ class Assistant:
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
     def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),
-               kinds: frozenset[str] | None = None):
-        """The best passages, the signals they were ranked on, and their quotable lines scored."""
+               kinds: frozenset[str] | None = None, ranker=None):
+        """The best passages, the signals they were ranked on (by `ranker`, by default the fitted ranker), and
+        their quotable lines scored."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
-                                                ranker=self.fitted.ranker, extra=extra, kinds=kinds)
+                                                ranker=ranker or self.fitted.ranker, extra=extra, kinds=kinds)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
                              self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds)
         return hits, signals, quotes

@@ -4,6 +4,8 @@ applied with numpy at answer time and fitted with scikit-learn by `rag eval --fi
 Three are fitted per embedder and stored in `src/rag/models/<embedder>.json` with the abstention threshold:
 - the ranker: which passage answers (pairs of a training question and every passage; a passage holding a
   needle of the question is a positive);
+- the quote ranker: the same with the question aligned word by word with each passage (retrieval.py, "align"):
+  it ranks the passages the answer quotes; the confidence reads the ranker's ranking, without it;
 - the confidence: whether the texts answer the question at all (training questions, answerable or not);
 - the sentence model: which sentence of the best passages holds the fact asked (the answer's first line);
 - the follow-up model: whether a question depends on the previous one (conversation.py);
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up", "form")
+MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up", "form", "quote_ranker")
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Fitted:
     sentence: LinearModel | None = None
     follow_up: LinearModel | None = None
     form: LinearModel | None = None
+    quote_ranker: LinearModel | None = None
 
     @classmethod
     def unfitted(cls, threshold: float = 0.5) -> "Fitted":
@@ -129,6 +132,7 @@ class Fitted:
 
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
                    follow_up=model("follow_up"), form=None if rename else model("form"),
+                   quote_ranker=model("quote_ranker"),
                    threshold=float(data["threshold"]), info={k: v for k, v in data.items() if k not in MODEL_KEYS})
 
     def save(self, embedder: str) -> Path:
@@ -139,6 +143,7 @@ class Fitted:
                 "confidence": self.confidence.to_dict() if self.confidence else None,
                 "sentence": self.sentence.to_dict() if self.sentence else None,
                 "follow_up": self.follow_up.to_dict() if self.follow_up else None,
-                "form": self.form.to_dict() if self.form else None}
+                "form": self.form.to_dict() if self.form else None,
+                "quote_ranker": self.quote_ranker.to_dict() if self.quote_ranker else None}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return path

@@ -29,6 +29,11 @@ def _gold(assistant, item):
     return text, language, text, vectors[0]
 
 
+def without_alignment(options: RetrievalOptions) -> RetrievalOptions:
+    """The options of the reading the confidence reads: without the word alignment (retrieval.py, "align")."""
+    return dataclasses.replace(options, drop=options.drop | {"align"})
+
+
 def fit_ranker(assistant, items, options: RetrievalOptions):
     """Pairs (question, passage) of the answerable training questions: does the passage hold a needle?"""
     from .evaluation import holds_needle
@@ -73,7 +78,7 @@ def fit_sentence(assistant, items, options: RetrievalOptions):
 def fit_confidence(assistant, items, options: RetrievalOptions):
     """One row per training question (small talk aside): do the texts answer it?"""
     rows, labels, names = [], [], None
-    plain = dataclasses.replace(options, lexicon=False)   # the confidence reads the question's own words only
+    plain = without_alignment(dataclasses.replace(options, lexicon=False))   # the question's own words only
     for item in items:
         text, language, search_text, query = _gold(assistant, item)
         reading = assistant.reading(text, language, search_text, query, options=plain)
@@ -152,7 +157,10 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
                     info={"fitted_on": "train", "threshold_on": "dev", "train_questions": len(train),
                           "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
     install(assistant, fitted, options)
-    fitted.ranker = fit_ranker(assistant, train, options)
+    # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
+    fitted.ranker = fit_ranker(assistant, train, without_alignment(options))
+    if assistant.retriever.lexicon is not None and "align" not in options.drop:
+        fitted.quote_ranker = fit_ranker(assistant, train, options)
     install(assistant, fitted, options)
     fitted.sentence = fit_sentence(assistant, train, options)
     fitted.confidence = fit_confidence(assistant, train, options)

@@ -10,12 +10,17 @@ document added to the corpus, nothing written by hand.
 The translations steer only which passages are found and quoted (Assistant.reading): the confidence, and so
 abstention, is read without them. Measured in docs/figures.md (session 8): with the confidence also reading
 them, out-of-scope questions got lexical matches too and abstention fell.
+
+The same word vectors align a question with each passage (`alignment`): each content word of the question and
+its closest word in the passage ("deutsche" -> "allemagne", "Praktikum" -> "stage"), a ranking signal
+(retrieval.py, group "align"): a soft, cross-lingual reading of how much of the question a passage speaks of.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,6 +30,22 @@ from .retrieval import STOPWORDS, fold, tokenize
 MIN_COSINE = 0.6
 _WORD = re.compile(r"[^\W\d_]{3,}")
 MAX_REMEMBERED = 50_000   # words read so far, kept for the next questions (a few MB at most)
+MAX_VECTORS = 5_000       # vectors of words the texts never use, kept for the next questions (~10 MB at most)
+# A question word's cosines with every corpus word, kept for the next questions (a product with the whole
+# vocabulary costs more than the rest of the alignment): at most this many values (16 MB).
+MAX_SIMILARITY_VALUES = 4_000_000
+
+
+@lru_cache(maxsize=1)
+def any_language_stopwords() -> frozenset[str]:
+    """Stop words of every language stopwords-iso knows, accents folded: a question's words that carry no
+    topic, whatever its language ("cuánto", "welche", "bitte")."""
+    import stopwordsiso
+
+    words = set(STOPWORDS)
+    for language in stopwordsiso.langs():
+        words |= {fold(w) for w in stopwordsiso.stopwords(language)}
+    return frozenset(words)
 
 
 class InducedLexicon:
@@ -40,6 +61,14 @@ class InducedLexicon:
         self._known = frozenset(self.tokens)
         self._encode = encode
         self.vectors = encode([spellings[t].most_common(1)[0][0] for t in self.tokens]) if self.tokens else None
+        self._id = {token: i for i, token in enumerate(self.tokens)}
+        # each passage's corpus words, flat, and where each passage's start (for `alignment`)
+        own = [sorted({self._id[t] for t in tokenize(c.embedding_text()) if t in self._id}) for c in chunks]
+        self._flat = np.array([i for words in own for i in words], dtype=np.int64)
+        self._starts = np.cumsum([0] + [len(words) for words in own[:-1]]).astype(np.int64)
+        self._wordless = np.array([not words for words in own], dtype=bool)
+        self._vectors: dict[str, np.ndarray] = {}
+        self._similarity: dict[str, np.ndarray] = {}
         # word -> its corpus reading (or None): a follow-up is read alone and with the previous question, whose
         # words the previous turn already read, so each word is encoded once, not once per reading
         self._read: dict[str, str | None] = {}
@@ -63,13 +92,61 @@ class InducedLexicon:
         read = {w: self._read[w] for w in words if w in self._read}   # a local copy: requests run in threads
         new = [w for w in words if w not in read]
         if new:
-            similarity = self._encode(new) @ self.vectors.T
+            similarity = self._vectors_of(new) @ self.vectors.T
             best = similarity.argmax(axis=1)
             if len(self._read) > MAX_REMEMBERED:
                 self._read.clear()
             for i, word in enumerate(new):
                 read[word] = self._read[word] = self.tokens[best[i]] if similarity[i, best[i]] >= MIN_COSINE else None
         return tuple(dict.fromkeys(read[w] for w in words if read[w] is not None))
+
+
+    def _vectors_of(self, words: list[str]) -> np.ndarray:
+        """The words' vectors, each encoded once (a local copy: requests run in threads)."""
+        known = {w: self._vectors[w] for w in words if w in self._vectors}
+        new = [w for w in words if w not in known]
+        if new:
+            if len(self._vectors) > MAX_VECTORS:
+                self._vectors.clear()
+            for word, vector in zip(new, self._encode(new)):
+                known[word] = self._vectors[word] = vector
+        return np.array([known[w] for w in words])
+
+    def content_words(self, text: str) -> list[str]:
+        """The question's words of three letters or more that are no stop word of any language."""
+        stop = any_language_stopwords()
+        return [w for w in dict.fromkeys(_WORD.findall(text.lower())) if fold(w) not in stop]
+
+    def alignment(self, text: str) -> np.ndarray | None:
+        """(content words of `text`, passages): each word's cosine with its closest word of each passage, 1 for
+        the word itself; None when `text` has no content word. A word the texts use is read by its corpus
+        vector, one they never use is encoded."""
+        words = self.content_words(text)
+        if not words or self.vectors is None or not self._flat.size:
+            return None
+        rows = {w: self._similarity[w] for w in words if w in self._similarity}   # a local copy (threads)
+        new = [w for w in words if w not in rows]
+        if new:
+            ids = [self._id.get(t[0]) if len(t := tokenize(w)) == 1 else None for w in new]
+            vectors = np.empty((len(new), self.vectors.shape[1]), dtype=self.vectors.dtype)
+            known = [j for j, i in enumerate(ids) if i is not None]
+            vectors[known] = self.vectors[[ids[j] for j in known]]
+            unknown = [j for j, i in enumerate(ids) if i is None]
+            if unknown:
+                vectors[unknown] = self._vectors_of([new[j] for j in unknown])
+            similarity = vectors @ self.vectors.T
+            if len(self._similarity) * self.vectors.shape[0] > MAX_SIMILARITY_VALUES:
+                self._similarity.clear()
+            for j, word in enumerate(new):
+                if ids[j] is not None:
+                    similarity[j, ids[j]] = 1.0
+                rows[word] = self._similarity[word] = similarity[j]
+        similarity = np.array([rows[w] for w in words])
+        # the best per passage; a last column of -1 lets passages without a word (at the end) start past the rest
+        gathered = np.hstack([similarity[:, self._flat], np.full((len(words), 1), -1.0, dtype=similarity.dtype)])
+        best = np.maximum.reduceat(gathered, self._starts, axis=1)
+        best[:, self._wordless] = 0.0
+        return best
 
 
 def word_encoder(embedder):

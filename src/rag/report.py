@@ -22,6 +22,7 @@ ABLATIONS = {
     "without BM25 (ranking and confidence)": RetrievalOptions(drop=frozenset({"bm25"})),
     "without the student glossary": RetrievalOptions(glossary=False),
     "without the induced lexicon (passages found and quoted)": RetrievalOptions(lexicon=False),
+    "without word alignment (ranking)": RetrievalOptions(drop=frozenset({"align"})),
     "without institution routing and mismatch": RetrievalOptions(drop=frozenset({"routing", "institution"})),
     "without the kind of fact asked (ranking and answer sentence)": RetrievalOptions(drop=frozenset({"kind"})),
     "without names and years the texts never use": RetrievalOptions(drop=frozenset({"names"})),

@@ -11,6 +11,9 @@ The ranking adds up, for every chunk:
   sources.json: UPJV, Amiens, Lille, UPHF, Valenciennes...);
 - answer type: a bonus for passages holding the kind of fact asked (an amount for "how much", an
   address for "which e-mail", a date for "when").
+- word alignment: each content word of the question against its closest word of the passage, by the
+  induced lexicon's word vectors (lexicon.py), so a passage that speaks of what a German or Arabic
+  question names ranks above one that only shares its topic.
 Each component's effect on the evaluation set is in docs/figures.md's table and in `rag eval --report`.
 """
 
@@ -271,13 +274,16 @@ class Signals:
 
 class Retriever:
     # Signal groups, each a set of feature columns that an ablation can leave out.
-    GROUPS = ("chunk", "sentence", "bm25", "routing", "kind")
+    GROUPS = ("chunk", "sentence", "bm25", "routing", "kind", "align")
 
-    def __init__(self, index: Index, options: RetrievalOptions | None = None) -> None:
+    def __init__(self, index: Index, options: RetrievalOptions | None = None, lexicon=None) -> None:
+        """`lexicon`: the induced lexicon (lexicon.py), whose word vectors align a question with each passage;
+        without one (no word encoder) the ranking goes without that signal."""
         import bm25s
 
         self.index = index
         self.options = options or RetrievalOptions()
+        self.lexicon = lexicon
         self.models = index.models   # [(name, first column, last column)] of the stored vectors
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokenize(c.embedding_text()) for c in index.chunks], show_progress=False)
@@ -361,6 +367,9 @@ class Retriever:
                 holds += self._holds[kind]
             columns.append(holds)
             names.append("kind.holds")
+        if "align" not in options.drop and self.lexicon is not None:
+            columns += self._alignment(question, n)
+            names += ["align.cover", "align.cover_gap", "align.mean_gap"]
         features = np.column_stack(columns).astype(np.float32) if columns else np.zeros((n, 0), dtype=np.float32)
         # The combined vector's cosine is the mean of the models' (embedding.CombinedEmbedder): no second product.
         sentence_sims = sum(parts["sentence_all"] for parts in per_model.values()) / len(per_model)
@@ -383,6 +392,21 @@ class Retriever:
             hits.append(Hit(chunk=self.index.chunks[position], position=int(position), score=float(scores[position]),
                             dense=float(signals.dense[position]), lexical_raw=float(raw[position]), sentence=best))
         return hits, signals
+
+
+    def _alignment(self, question: str, n: int) -> list[np.ndarray]:
+        """How much of the question each passage speaks of, word by word in any language (lexicon.alignment):
+        the share of its content words with a close word in the passage (as close as the lexicon reads a
+        word as another, lexicon.MIN_COSINE), that share less the best passage's, and the words' mean
+        closeness less the best passage's."""
+        from .lexicon import MIN_COSINE
+
+        best = self.lexicon.alignment(question)
+        if best is None:
+            return [np.zeros(n, dtype=np.float32)] * 3
+        cover = (best >= MIN_COSINE).mean(axis=0)
+        mean = best.mean(axis=0)
+        return [cover, cover - cover.max(), mean - mean.max()]
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
