@@ -37,41 +37,37 @@ def test_the_answering_line_is_found_through_the_lexicon_and_the_confidence_is_u
     assert without_readings.confidence == without.confidence == answer.confidence
 
 
-def test_a_new_documents_words_are_in_the_lexicon_at_once():
-    class Chunk:
-        def __init__(self, text):
-            self.text = text
+class Chunk:
+    """A passage as the lexicon reads it."""
 
-        def embedding_text(self):
-            return self.text
+    def __init__(self, text):
+        self.text = text
+
+    def embedding_text(self):
+        return self.text
+
+
+def housing_encoder(near_nothing: tuple[str, ...] = ()):
+    """Housing words on one axis, the corpus's other words on the other; `near_nothing` words at zero."""
+    import numpy as np
 
     def encode(words):
-        import numpy as np
+        return np.array([[1.0, 0.0] if w.startswith(("log", "alo")) else [0.0, 0.0] if w in near_nothing
+                         else [0.0, 1.0] for w in words])
 
-        # housing words on one axis, the corpus's other words on the other, a word near nothing at zero
-        return np.array([[1.0, 0.0] if w.startswith(("log", "alo")) else [0.0, 1.0] if w in ("le", "étudiant", "du", "crous")
-                         else [0.0, 0.0] for w in words])
+    return encode
 
-    lexicon = InducedLexicon([Chunk("Le logement étudiant du Crous.")], encode)
+
+def test_a_new_documents_words_are_in_the_lexicon_at_once():
+    lexicon = InducedLexicon([Chunk("Le logement étudiant du Crous.")], housing_encoder(near_nothing=("barato",)))
     assert "logement" in lexicon.tokens
     assert lexicon.translations("alojamiento barato") == ("logement",)
     assert lexicon.unknown_words("logement alojamiento") == ["alojamiento"]
 
 
 def test_a_question_is_aligned_word_by_word_with_each_passage_in_any_language():
-    class Chunk:
-        def __init__(self, text):
-            self.text = text
-
-        def embedding_text(self):
-            return self.text
-
-    def encode(words):
-        import numpy as np
-
-        return np.array([[1.0, 0.0] if w.startswith(("log", "alo")) else [0.0, 1.0] for w in words])
-
-    lexicon = InducedLexicon([Chunk("Le logement étudiant."), Chunk("Les bourses de mobilité."), Chunk("")], encode)
+    lexicon = InducedLexicon([Chunk("Le logement étudiant."), Chunk("Les bourses de mobilité."), Chunk("")],
+                             housing_encoder())
     best = lexicon.alignment("¿Hay alojamiento barato?")
     assert lexicon.content_words("¿Hay alojamiento barato?") == ["alojamiento", "barato"]   # "hay": a stop word
     assert best.shape == (2, 3)
