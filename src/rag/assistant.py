@@ -151,7 +151,8 @@ class Assistant:
         first = self._found(search_text, query, dataclasses.replace(options, drop=options.drop | {"align"}), kinds=kinds)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         aligned = self.fitted.quote_ranker is not None and "align" not in options.drop
-        hits, signals, quotes = (self._found(search_text, query, options, extra, kinds, self.fitted.quote_ranker)
+        hits, signals, quotes = (self._found(search_text, query, options, extra, kinds, self.fitted.quote_ranker,
+                                             same_vector=first[1])
                                  if extra or aligned else first)
         # the passage the confidence reads first and the one the answer quotes must both hold the fact asked
         leads = {found[q.lead.hit_rank if q.lead else 0].chunk.text
@@ -163,11 +164,12 @@ class Assistant:
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
     def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),
-               kinds: frozenset[str] | None = None, ranker=None):
+               kinds: frozenset[str] | None = None, ranker=None, same_vector=None):
         """The best passages, the signals they were ranked on (by `ranker`, by default the fitted ranker), and
         their quotable lines scored."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
-                                                ranker=ranker or self.fitted.ranker, extra=extra, kinds=kinds)
+                                                ranker=ranker or self.fitted.ranker, extra=extra, kinds=kinds,
+                                                same_vector=same_vector)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
                              self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds)
         return hits, signals, quotes

@@ -270,6 +270,7 @@ class Signals:
     per_model: dict                  # model -> {"chunk": (n,), "sentence": (n,), "sentence_all": (n_sentences,)}
     lexical_raw: np.ndarray          # (n_chunks,) BM25
     sentence_sims: np.ndarray        # (n_sentences,) the combined vector's cosine with every sentence
+    dense_columns: int = 0           # how many first columns of `features` are the models' (see `signals`' `same_vector`)
 
 
 class Retriever:
@@ -323,19 +324,25 @@ class Retriever:
         return [y for y in YEAR.findall(question) if y not in self._numbers]
 
     def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None,
-                extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None) -> Signals:
+                extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None,
+                same_vector: Signals | None = None) -> Signals:
         """Every passage's evidence for `question` (whose embedding is `query_vector`), on comparable scales:
         each model's cosines as z-scores and as gaps to the best passage of this question (a model's spread
         of cosines is its own: e5's sit in a narrow band, USE's wide), BM25 relative to the best passage.
         `extra`: corpus words the lexical side also searches (the induced lexicon's); `kinds`: the kind of
-        fact asked (asked_kinds), by default read from `question`."""
+        fact asked (asked_kinds), by default read from `question`; `same_vector`: the signals of another
+        reading of the same vector with the same dense groups, whose models' cosines are reused."""
         options = options or self.options
         index = self.index
         n = len(index.chunks)
         columns, names = [], []
         per_model = {}
         dense = np.zeros(n, dtype=np.float32)
-        for name, first, last in self.models:
+        if same_vector is not None:
+            per_model, dense = same_vector.per_model, same_vector.dense
+            columns.append(same_vector.features[:, :same_vector.dense_columns])
+            names += same_vector.names[:same_vector.dense_columns]
+        for name, first, last in ([] if same_vector is not None else self.models):
             scale = len(self.models)   # combined vectors are scaled by 1/sqrt(m) on both sides
             q = query_vector[first:last]
             chunk = (index.chunk_vectors[:, first:last] @ q) * scale
@@ -349,6 +356,7 @@ class Retriever:
                     continue
                 columns += [_zscore(values), values - values.max()]
                 names += [f"{name}.{group}_z", f"{name}.{group}_gap"]
+        dense_columns = len(names)
         tokens = expand_query(question, extra) if options.glossary else tuple(tokenize(question)) + extra
         raw = self._bm25.get_scores(list(tokens)).astype(np.float32) if tokens else np.zeros(n, dtype=np.float32)
         if "bm25" not in options.drop:
@@ -374,14 +382,15 @@ class Retriever:
         # The combined vector's cosine is the mean of the models' (embedding.CombinedEmbedder): no second product.
         sentence_sims = sum(parts["sentence_all"] for parts in per_model.values()) / len(per_model)
         return Signals(names=names, features=features, dense=dense, per_model=per_model, lexical_raw=raw,
-                       sentence_sims=sentence_sims)
+                       sentence_sims=sentence_sims, dense_columns=dense_columns)
 
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
                  options: RetrievalOptions | None = None, ranker=None,
-                 extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None) -> tuple[list[Hit], Signals]:
+                 extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None,
+                 same_vector: Signals | None = None) -> tuple[list[Hit], Signals]:
         """The `top_k` best chunks for `question`, whose embedding is `query_vector` (unit, 1-D), ranked by
         the fitted ranker (or, with none, by the mean cosine), and the signals they were ranked on."""
-        signals = self.signals(question, query_vector, options, extra, kinds)
+        signals = self.signals(question, query_vector, options, extra, kinds, same_vector)
         scores = ranker.decision(signals.features, signals.names) if ranker is not None else signals.dense.astype(np.float64)
         order = np.argsort(-scores, kind="stable")[:top_k]
         raw = signals.lexical_raw
