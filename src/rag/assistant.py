@@ -3,7 +3,6 @@ and the evaluation alike, so what is evaluated is what students get."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 import unicodedata
@@ -148,10 +147,12 @@ class Assistant:
         too, so the confidence reads the ranking without it (docs/figures.md, session 11)."""
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
-        first = self._found(search_text, query, dataclasses.replace(options, drop=options.drop | {"align"}), kinds=kinds)
+        first = self._found(search_text, query, options.without("align"), kinds=kinds)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         aligned = self.fitted.quote_ranker is not None and "align" not in options.drop
-        hits, signals, quotes = (self._found(search_text, query, options, extra, kinds, self.fitted.quote_ranker,
+        # without a quote ranker nothing weighs the alignment: it is not computed
+        quoting = options if aligned else options.without("align")
+        hits, signals, quotes = (self._found(search_text, query, quoting, extra, kinds, self.fitted.quote_ranker,
                                              same_vector=first[1])
                                  if extra or aligned else first)
         # the passage the confidence reads first and the one the answer quotes must both hold the fact asked

@@ -29,11 +29,6 @@ def _gold(assistant, item):
     return text, language, text, vectors[0]
 
 
-def without_alignment(options: RetrievalOptions) -> RetrievalOptions:
-    """The options of the reading the confidence reads: without the word alignment (retrieval.py, "align")."""
-    return dataclasses.replace(options, drop=options.drop | {"align"})
-
-
 def fit_ranker(assistant, items, options: RetrievalOptions):
     """Pairs (question, passage) of the answerable training questions: does the passage hold a needle?"""
     from .evaluation import holds_needle
@@ -62,7 +57,8 @@ def fit_sentence(assistant, items, options: RetrievalOptions):
             continue
         text, _, search_text, query = _gold(assistant, item)
         kinds = asked_kinds(text, search_text)
-        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options,
+        # the ranker's passages, as the confidence reads them (the quote ranker's are the same or better)
+        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options.without("align"),
                                                      ranker=assistant.fitted.ranker, kinds=kinds)
         units, features, unit_names = sentence_candidates(hits, assistant.index, query, search_text,
                                                           assistant.retriever.sentence_tokens, signals,
@@ -78,7 +74,7 @@ def fit_sentence(assistant, items, options: RetrievalOptions):
 def fit_confidence(assistant, items, options: RetrievalOptions):
     """One row per training question (small talk aside): do the texts answer it?"""
     rows, labels, names = [], [], None
-    plain = without_alignment(dataclasses.replace(options, lexicon=False))   # the question's own words only
+    plain = dataclasses.replace(options, lexicon=False).without("align")   # the question's own words only
     for item in items:
         text, language, search_text, query = _gold(assistant, item)
         reading = assistant.reading(text, language, search_text, query, options=plain)
@@ -158,7 +154,7 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
                           "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
     install(assistant, fitted, options)
     # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
-    fitted.ranker = fit_ranker(assistant, train, without_alignment(options))
+    fitted.ranker = fit_ranker(assistant, train, options.without("align"))
     if assistant.retriever.lexicon is not None and "align" not in options.drop:
         fitted.quote_ranker = fit_ranker(assistant, train, options)
     install(assistant, fitted, options)

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -118,6 +118,10 @@ class RetrievalOptions:
     drop: frozenset[str] = frozenset()   # signal groups left out: see Retriever.GROUPS and confidence.GROUPS
     glossary: bool = True                # the lexical side also searches the student glossary's French words
     lexicon: bool = True                 # passages are found and quoted with the induced lexicon too (lexicon.py)
+
+    def without(self, *groups: str) -> "RetrievalOptions":
+        """These options with the signal groups `groups` left out too."""
+        return replace(self, drop=self.drop | frozenset(groups))
 
 
 @dataclass(frozen=True)
