@@ -200,7 +200,7 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
     question_tokens = set(expand_query(context, extra))
     wanted = answer_types(context) if kinds is None else kinds
     sims = signals.sentence_sims if signals is not None else index.sentence_vectors @ query_vector
-    units, rows = [], []
+    units, rows, shape = [], [], []
     for rank, hit in enumerate(hits[:LEAD_PASSAGES]):
         own = index.chunk_sentences[hit.position]
         sentences = [index.sentences[row] for row in own]
@@ -214,33 +214,31 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
                 _span(hit.chunk.text, sentences[first], sentences[last]) or "\n".join(sentences[first:last + 1]))
             words = frozenset().union(*(sentence_tokens[r] for r in rows_))
             units.append(Unit(rank, int(rows_[0]), int(rows_[-1]), text))
-            row = {"cosine.combined": float(sims[rows_[-1]])}
-            if signals is not None:
-                for model, parts in signals.per_model.items():
-                    row[f"cosine.{model}"] = float(parts["sentence_all"][rows_[-1]])
-            for model, hubness in index.sentence_hubness.items():
-                row[f"hub.{model}"] = float(hubness[rows_[-1]])
-            rows.append({
-                **row,
-                "overlap.question": len(question_tokens & words) / max(1, len(question_tokens)),
-                "kind.holds": float(sum(1 for kind in wanted if ANSWER_TYPES[kind][1].search(text))),
-                "kind.asked_missing": float(bool(wanted) and not any(ANSWER_TYPES[k][1].search(text) for k in wanted)),
-                "shape.heading": float(all(headings[first:last + 1])),
-                "shape.pair": float(last > first),
-                "shape.length": math.log1p(len(text)),
-                "passage.gap": hit.score - hits[0].score,
-                "passage.rank": float(rank),
-            })
+            rows.append(int(rows_[-1]))
+            held = sum(1 for kind in wanted if ANSWER_TYPES[kind][1].search(text))
+            shape.append((len(question_tokens & words) / max(1, len(question_tokens)), float(held),
+                          float(bool(wanted) and not held), float(all(headings[first:last + 1])), float(last > first),
+                          math.log1p(len(text)), hit.score - hits[0].score, float(rank)))
     if not rows:
         return [], np.zeros((0, 0)), []
-    for name in [n for n in rows[0] if n.startswith("cosine.")]:
-        values = np.array([r[name] for r in rows])
+    # one column per signal, the units' rows at once: this runs twice on every answer
+    columns = {"cosine.combined": np.asarray(sims[rows], dtype=np.float64)}
+    if signals is not None:
+        for model, parts in signals.per_model.items():
+            columns[f"cosine.{model}"] = np.asarray(parts["sentence_all"][rows], dtype=np.float64)
+    for model, hubness in index.sentence_hubness.items():
+        columns[f"hub.{model}"] = np.asarray(hubness[rows], dtype=np.float64)
+    shaped = np.array(shape, dtype=np.float64)
+    for j, name in enumerate(("overlap.question", "kind.holds", "kind.asked_missing", "shape.heading", "shape.pair",
+                              "shape.length", "passage.gap", "passage.rank")):
+        columns[name] = shaped[:, j]
+    for name in [n for n in columns if n.startswith("cosine.")]:
+        values = columns[name]
         spread = float(values.std()) or 1.0
-        for r, v in zip(rows, values):
-            r[name + "_gap"] = float(v - values.max())
-            r[name + "_z"] = float((v - values.mean()) / spread)
-    names = [n for n in rows[0] if n.split(".")[0] not in drop]
-    return units, np.array([[r[n] for n in names] for r in rows], dtype=np.float64), names
+        columns[name + "_gap"] = values - values.max()
+        columns[name + "_z"] = (values - values.mean()) / spread
+    names = [n for n in columns if n.split(".")[0] not in drop]
+    return units, np.column_stack([columns[n] for n in names]), names
 
 
 QUESTION_MARKS = ("?", "？", "؟")
