@@ -15,6 +15,18 @@ def test_words_the_texts_never_use_are_read_as_theirs(real_assistant):
     assert lexicon.translations("bourse Erasmus montant") == ()
 
 
+def test_a_chinese_question_is_read_word_by_word(real_assistant):
+    from rag.lexicon import question_words
+
+    # Chinese runs its words together: each is read, not the whole run as one word
+    assert question_words("我是学生，想在UPHF创业") == ["学生", "uphf", "创业"]
+    assert "entrepreneur" in real_assistant.lexicon.translations("我是学生，想在UPHF创业")
+    # "in which year does UPHF want to become a socially responsible university?"
+    answer = real_assistant.ask("UPHF想在哪一年成为社会责任大学？")
+    assert not answer.abstained
+    assert "sociétalement responsable" in answer.answer.split("\n")[0]
+
+
 def test_the_answering_line_is_found_through_the_lexicon_and_the_confidence_is_unchanged(real_assistant):
     question = "How late can I ask to extend my Erasmus internship?"
     answer = real_assistant.ask(question)

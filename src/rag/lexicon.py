@@ -18,17 +18,28 @@ its closest word in the passage ("deutsche" -> "allemagne", "Praktikum" -> "stag
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter, defaultdict
 from functools import lru_cache
 
 import numpy as np
+import wordfreq
 
 from .retrieval import STOPWORDS, fold, tokenize
 
 # A question word is read as a corpus word from this cosine (USE's word vectors); 0.7 and 0.8 measured alike.
 MIN_COSINE = 0.6
 _WORD = re.compile(r"[^\W\d_]{3,}")
+# Chinese runs its words together: "想在UPHF创业" is three words to read, not one. Its runs are cut by
+# wordfreq's segmenter (jieba over wordfreq's own Chinese word list: a quarter of the memory of jieba's own
+# dictionary, and Traditional characters read as Simplified); a word of two characters there says as much as
+# a longer one in an alphabet.
+_HAN_CHARS = "\u3400-\u9fff\uf900-\ufaff"
+_HAN = re.compile(f"[{_HAN_CHARS}]+")
+_SCRIPT_RUNS = re.compile(f"[{_HAN_CHARS}]+|[^{_HAN_CHARS}]+")   # "想在uphf创业" -> "想在", "uphf", "创业"
+_LETTERS = re.compile(r"[^\W\d_]+")
+MIN_HAN_CHARS = 2
 MAX_REMEMBERED = 50_000   # words read so far, kept for the next questions (a few MB at most)
 MAX_VECTORS = 5_000       # vectors of words the texts never use, kept for the next questions (~10 MB at most)
 # A question word's cosines with every corpus word, kept for the next questions (a product with the whole
@@ -46,6 +57,31 @@ def any_language_stopwords() -> frozenset[str]:
     for language in stopwordsiso.langs():
         words |= {fold(w) for w in stopwordsiso.stopwords(language)}
     return frozenset(words)
+
+
+def _load_segmenter() -> None:
+    """The Chinese segmenter's dictionary, loaded with the lexicon rather than on a student's question, quietly."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    question_words("学生")
+
+
+def question_words(text: str) -> list[str]:
+    """The words of a question, in any script, once each, lower case: three letters or more, or two Chinese
+    characters or more: '我是学生，想在UPHF创业' -> ['学生', 'uphf', '创业']."""
+    words = []
+    for piece in _LETTERS.findall(text.lower()):
+        if not _HAN.search(piece):
+            if len(piece) >= 3:
+                words.append(piece)
+            continue
+        for run in _SCRIPT_RUNS.findall(piece):
+            if _HAN.match(run):
+                words += [w for w in wordfreq.tokenize(run, "zh") if len(w) >= MIN_HAN_CHARS]
+            elif len(run) >= 3:
+                words.append(run)
+    return list(dict.fromkeys(words))
 
 
 class InducedLexicon:
@@ -72,12 +108,13 @@ class InducedLexicon:
         # word -> its corpus reading (or None): a follow-up is read alone and with the previous question, whose
         # words the previous turn already read, so each word is encoded once, not once per reading
         self._read: dict[str, str | None] = {}
+        _load_segmenter()
 
     def unknown_words(self, text: str) -> list[str]:
         """The question's words (three letters or more, no stop word) that no passage uses; words of a script
         the lexical side does not read (Arabic, Cyrillic) count as unknown."""
         words = []
-        for word in dict.fromkeys(_WORD.findall(text.lower())):
+        for word in question_words(text):
             tokens = tokenize(word)
             if fold(word) in STOPWORDS or (tokens and set(tokens) <= self._known):
                 continue
@@ -115,7 +152,7 @@ class InducedLexicon:
     def content_words(self, text: str) -> list[str]:
         """The question's words of three letters or more that are no stop word of any language."""
         stop = any_language_stopwords()
-        return [w for w in dict.fromkeys(_WORD.findall(text.lower())) if fold(w) not in stop]
+        return [w for w in question_words(text) if fold(w) not in stop]
 
     def alignment(self, text: str) -> np.ndarray | None:
         """(content words of `text`, passages): each word's cosine with its closest word of each passage, 1 for
