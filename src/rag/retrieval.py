@@ -205,6 +205,10 @@ COMMON_WORD_ZIPF = 4.0
 # one is checked by its Snowball stem (snowballstemmer). Elsewhere a capitalised word is mostly a name; stemming
 # there too refused fewer out-of-scope questions on blind (docs/figures.md, session 6).
 CAPITALISED_NOUNS = {"de": (3.0, "german")}   # language: (zipf, Snowball algorithm)
+# wordfreq's "small" lists hold every word from zipf 3 (once in a million words) up, enough for both cuts
+# above, at a fraction of the memory of its large lists: a server answering in ten languages held ~200 MB
+# more with those, one list per language asked in (docs/figures.md, session 12).
+WORD_LIST = "small"
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")   # names the texts could spell: Latin script
@@ -220,15 +224,15 @@ def _stemmer(language: str):
 @lru_cache(maxsize=None)
 def _common_stems(language: str) -> frozenset[str]:
     """The stems of the language's ordinary words (wordfreq lists them most frequent first, so the cut is
-    found by bisection): about 40,000 German words, built once, ~2 s."""
+    found by bisection): about 39,000 German words, built once, ~2 s."""
     from wordfreq import top_n_list, zipf_frequency
 
     zipf = CAPITALISED_NOUNS[language][0]
-    words = top_n_list(language, 200_000)
+    words = top_n_list(language, 200_000, wordlist=WORD_LIST)
     low, high = 0, len(words)
     while low < high:
         middle = (low + high) // 2
-        if zipf_frequency(words[middle], language) >= zipf:
+        if zipf_frequency(words[middle], language, wordlist=WORD_LIST) >= zipf:
             low = middle + 1
         else:
             high = middle
@@ -253,8 +257,8 @@ def _common_word(word: str, language: str) -> bool:
     if language not in available_languages() or language in ("zh", "ja", "ko", "th"):
         language = "en"   # a Latin-script word in a Chinese question: is it an English word?
     if language not in CAPITALISED_NOUNS:
-        return zipf_frequency(word, language) >= COMMON_WORD_ZIPF
-    return (zipf_frequency(word, language) >= CAPITALISED_NOUNS[language][0]
+        return zipf_frequency(word, language, wordlist=WORD_LIST) >= COMMON_WORD_ZIPF
+    return (zipf_frequency(word, language, wordlist=WORD_LIST) >= CAPITALISED_NOUNS[language][0]
             or _stemmer(language).stemWord(word.lower()) in _common_stems(language))
 
 
