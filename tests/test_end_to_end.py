@@ -194,6 +194,9 @@ def test_the_load_command_serves_drives_and_counts_every_feedback_row(real_setti
     figures = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert figures["errors"] == 0 and figures["requests"] > 0
     assert figures["feedback_sent"] == figures["feedback_stored"] == 3
+    # the server's memory as an operator's monitor sees it, before and after the load
+    memory = figures["server_memory_mb"]
+    assert 0 < memory["ready"] <= memory["peak"] and 0 < memory["after"] <= memory["peak"]
 
 
 def test_an_faq_question_line_is_never_the_whole_first_line(real_assistant):

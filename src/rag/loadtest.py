@@ -65,6 +65,17 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path, timeout: fl
     raise RagError(f"the server did not answer {url}/healthz within {timeout:.0f} s")
 
 
+def resident_mb(pid: int) -> dict:
+    """The process's resident memory now and at its peak, in MB (Linux's /proc; empty elsewhere)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {name: round(int(fields[key].split()[0]) / 1024) for name, key in (("now", "VmRSS"), ("peak", "VmHWM"))
+            if key in fields}
+
+
 def copy_index(settings, folder: Path):
     """Settings pointing at a copy of the index in use (version folder, pointer, vector cache) in `folder`,
     so that a swap under load never writes into the real index folder."""
@@ -193,8 +204,10 @@ def run_load(args, settings) -> int:
         process = start_server(settings, port, Path(data_dir))
         try:
             wait_until_ready(url, process, Path(data_dir) / "server.log")
+            ready = resident_mb(process.pid)
             print(f"server up on {url}; {args.clients} clients for {args.duration:.0f} s ...", flush=True)
             result = asyncio.run(drive(url, questions, args.clients, args.duration, swap))
+            after = resident_mb(process.pid)   # what an operator's monitor would see after the load
         finally:
             process.terminate()
             try:
@@ -220,6 +233,7 @@ def run_load(args, settings) -> int:
         "exchanges_stored": exchanges,
         "feedback_sent": len(result["feedback_targets"]), "feedback_acknowledged": result["feedback_ok"],
         "feedback_stored": stored,
+        "server_memory_mb": {"ready": ready.get("now"), "after": after.get("now"), "peak": after.get("peak")},
     }
     if result["swap"] is not None:
         summary["swap"] = dict(swap_figures(result, percentile), server_log=server_says)
@@ -231,6 +245,10 @@ def run_load(args, settings) -> int:
               f"max {summary['max_ms']} ms; errors {summary['errors']} {summary['error_kinds'] or ''}")
         print(f"exchanges stored {exchanges} of {summary['requests']}; feedback: {summary['feedback_sent']} sent at once, "
               f"{summary['feedback_acknowledged']} acknowledged, {stored} stored")
+        memory = summary["server_memory_mb"]
+        if memory["after"] is not None:
+            print(f"server resident memory: {memory['ready']} MB when ready, {memory['after']} MB after the load "
+                  f"(peak {memory['peak']} MB)")
         if "swap" in summary:
             print(f"index swap: {summary['swap']}")
     lost = summary["feedback_sent"] - stored + summary["requests"] - exchanges
