@@ -1,5 +1,7 @@
 """The real default embedder on the real corpus: what a student gets."""
 
+import dataclasses
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -197,6 +199,21 @@ def test_the_load_command_serves_drives_and_counts_every_feedback_row(real_setti
     # the server's memory as an operator's monitor sees it, before and after the load
     memory = figures["server_memory_mb"]
     assert 0 < memory["ready"] <= memory["peak"] and 0 < memory["after"] <= memory["peak"]
+
+
+def test_a_line_that_answers_only_under_its_page_title_leads_the_answer(real_assistant):
+    """"The first was established in Belo Horizonte in Brazil in 2019" says "office" only in the paragraph
+    before it: read after its page title and section, it is the line that answers."""
+    question = "Does the University of Lille have an office in Brazil?"
+    answer = real_assistant.ask(question)
+    assert not answer.abstained and "Belo Horizonte" in answer.answer.split("\n")[0]
+    fitted = real_assistant.fitted
+    try:
+        real_assistant.fitted = dataclasses.replace(fitted, quote_sentence=None)   # each line read alone
+        alone = real_assistant.ask(question)
+    finally:
+        real_assistant.fitted = fitted
+    assert "Belo Horizonte" not in alone.answer.split("\n")[0]
 
 
 def test_an_faq_question_line_is_never_the_whole_first_line(real_assistant):

@@ -23,6 +23,26 @@ def test_built_index_loads_with_its_manifest(small_settings):
     assert index.manifest["embedder"] == "keyword-test" and index.manifest["corpus_fingerprint"]
 
 
+def test_each_sentence_is_also_indexed_after_its_page_title(small_settings):
+    build_index(small_settings, embedder=KeywordEncoder())
+    index = load_index(small_settings)
+    assert index.sentence_context_vectors.shape == index.sentence_vectors.shape
+    chunk = index.chunks[0]
+    assert chunk.in_context("Inscription avant le 15 juillet.").startswith(chunk.title)
+
+
+def test_an_index_of_the_format_before_is_refused_and_rebuilt_by_the_server(small_settings):
+    import json
+
+    build_index(small_settings, embedder=KeywordEncoder())
+    manifest = current_version(small_settings.index_dir) / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps(dict(data, format=1)), encoding="utf-8")   # before the sentences in context
+    with pytest.raises(IndexMismatchError, match="format 1.*rebuild it"):
+        load_index(small_settings)
+    assert index_status(small_settings) == "stale"   # `rag serve` rebuilds a stale index before serving
+
+
 def test_missing_index_says_what_to_run(small_settings):
     with pytest.raises(IndexMissingError, match="rag index"):
         load_index(small_settings)
@@ -232,7 +252,8 @@ def test_a_new_pdf_document_embeds_only_its_own_passages(small_settings):
     from rag.chunking import split_sentences
 
     own = [c for c in load_index(small_settings).chunks if c.source == "sports-guide-artois"]
-    own_texts = {c.embedding_text() for c in own} | {s for c in own for s in split_sentences(c.text)}
+    own_texts = ({c.embedding_text() for c in own} | {s for c in own for s in split_sentences(c.text)}
+                 | {c.in_context(s) for c in own for s in split_sentences(c.text)})
     assert own and summary.embedded == len(calls) > 0
     assert set(calls) <= own_texts   # the new document's passages and sentences, nothing of the others
     assert "(1 new or changed, 5 unchanged)" in summary.line()

@@ -194,9 +194,9 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
                         drop: frozenset[str] = frozenset(), extra: tuple[str, ...] = (),
                         kinds: frozenset[str] | None = None) -> tuple[list[Unit], np.ndarray, list[str]]:
     """Every quotable unit of the best passages with the signals the sentence model weighs: its cosine with
-    the question (and the gap to the best unit), how close it is to every passage anyway (its hubness), the
-    question's words it holds, whether it holds the kind of fact asked, its shape (a heading, a label/value
-    pair, its length) and how its passage ranked."""
+    the question (and the gap to the best unit), alone and read after its page title and section ("context"),
+    how close it is to every passage anyway (its hubness), the question's words it holds, whether it holds the
+    kind of fact asked, its shape (a heading, a label/value pair, its length) and how its passage ranked."""
     question_tokens = set(expand_query(context, extra))
     wanted = answer_types(context) if kinds is None else kinds
     sims = signals.sentence_sims if signals is not None else index.sentence_vectors @ query_vector
@@ -226,13 +226,19 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
     if signals is not None:
         for model, parts in signals.per_model.items():
             columns[f"cosine.{model}"] = np.asarray(parts["sentence_all"][rows], dtype=np.float64)
+    if index.sentence_context_vectors is not None:   # the line read after its page title and section
+        for model, first, last in index.models:
+            columns[f"context.{model}"] = np.asarray(
+                (index.sentence_context_vectors[rows, first:last] @ query_vector[first:last]) * len(index.models),
+                dtype=np.float64)
+    similarities = list(columns)   # each also as a gap to the best unit and a z-score, below
     for model, hubness in index.sentence_hubness.items():
         columns[f"hub.{model}"] = np.asarray(hubness[rows], dtype=np.float64)
     shaped = np.array(shape, dtype=np.float64)
     for j, name in enumerate(("overlap.question", "kind.holds", "kind.asked_missing", "shape.heading", "shape.pair",
                               "shape.length", "passage.gap", "passage.rank")):
         columns[name] = shaped[:, j]
-    for name in [n for n in columns if n.startswith("cosine.")]:
+    for name in similarities:
         values = columns[name]
         spread = float(values.std()) or 1.0
         columns[name + "_gap"] = values - values.max()

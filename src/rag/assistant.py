@@ -144,7 +144,9 @@ class Assistant:
         reading of the words the texts never use (lexicon.py), when it has one, and ranked by the quote ranker,
         which aligns the question with each passage word by word (retrieval.py, "align"): that alignment
         lifts the passage that answers, but out-of-scope questions find a passage that speaks of their words
-        too, so the confidence reads the ranking without it (docs/figures.md, session 11)."""
+        too, so the confidence reads the ranking without it (docs/figures.md, session 11). The line quoted
+        first is chosen by the quote sentence model, which also reads each line after its page title and
+        section (fitted.py)."""
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
         first = self._found(search_text, query, options.without("align"), kinds=kinds)
@@ -153,8 +155,8 @@ class Assistant:
         # without a quote ranker nothing weighs the alignment: it is not computed
         quoting = options if aligned else options.without("align")
         hits, signals, quotes = (self._found(search_text, query, quoting, extra, kinds, self.fitted.quote_ranker,
-                                             same_vector=first[1])
-                                 if extra or aligned else first)
+                                             same_vector=first[1], sentence=self.fitted.quote_sentence)
+                                 if extra or aligned or self.fitted.quote_sentence is not None else first)
         # the passage the confidence reads first and the one the answer quotes must both hold the fact asked
         leads = {found[q.lead.hit_rank if q.lead else 0].chunk.text
                  for found, _, q in (first, (hits, signals, quotes)) if found}
@@ -165,14 +167,14 @@ class Assistant:
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
     def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),
-               kinds: frozenset[str] | None = None, ranker=None, same_vector=None):
+               kinds: frozenset[str] | None = None, ranker=None, same_vector=None, sentence=None):
         """The best passages, the signals they were ranked on (by `ranker`, by default the fitted ranker), and
-        their quotable lines scored."""
+        their quotable lines scored (by `sentence`, by default the fitted sentence model)."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
                                                 ranker=ranker or self.fitted.ranker, extra=extra, kinds=kinds,
                                                 same_vector=same_vector)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
-                             self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds)
+                             sentence or self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds)
         return hits, signals, quotes
 
     def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,

@@ -17,6 +17,7 @@ from .corpus import Document
 
 MIN_CHUNK_CHARS = 40  # a heading left alone by de-duplication ("Étudiants") is no passage
 MAX_TITLE_CHARS = 90
+HEADING_CHARS = 60    # a first line longer than this is a sentence of the passage, not a heading over it
 _PAGE_BREAK = re.compile(r"\n[ \t]*\n[ \t]*\n\s*")
 _SECTION_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[«\"'A-ZÀ-Ý0-9])")
@@ -37,6 +38,19 @@ class Chunk:
         """What the embedder sees: the page title and section heading give a short passage its topic."""
         head = " — ".join(part for part in (self.title, self.section) if part and not self.text.startswith(part))
         return f"{head}\n{self.text}" if head else self.text
+
+    def in_context(self, sentence: str) -> str:
+        """One of its sentences as the embedder reads it to tell which line answers: after the page title and
+        section, so a bare list item ("Université de Karlstad, Suède") carries its topic (the alliance's members).
+        A title that is the passage's own first sentence (an FAQ page's, cut to a title) is no heading: every
+        line read after it would read as the answer it gives."""
+        def heading(part: str) -> bool:
+            own_line = self.text.startswith(part.rstrip("…"))
+            return bool(part) and not sentence.startswith(part) and not (
+                own_line and (part.endswith("…") or len(part) > HEADING_CHARS))
+
+        head = " — ".join(part for part in (self.title, self.section) if heading(part))
+        return f"{head}: {sentence}" if head else sentence
 
     def to_dict(self) -> dict:
         return asdict(self)

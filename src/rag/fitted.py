@@ -7,7 +7,10 @@ Three are fitted per embedder and stored in `src/rag/models/<embedder>.json` wit
 - the quote ranker: the same with the question aligned word by word with each passage (retrieval.py, "align"):
   it ranks the passages the answer quotes; the confidence reads the ranker's ranking, without it;
 - the confidence: whether the texts answer the question at all (training questions, answerable or not);
-- the sentence model: which sentence of the best passages holds the fact asked (the answer's first line);
+- the sentence model: which sentence of the best passages holds the fact asked; the confidence reads its best
+  score;
+- the quote sentence model: the same, fitted on the quote ranker's passages, with each sentence also read
+  after its page title and section ("context"): it picks the answer's first line;
 - the follow-up model: whether a question depends on the previous one (conversation.py);
 - the question-form model: whether a question, by its wording alone, reads as one that leans on an earlier
   turn ("and for a master?", "who do I write to about it?"): a logistic regression over the question's own
@@ -25,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up", "form", "quote_ranker")
+MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up", "form", "quote_ranker", "quote_sentence")
 
 
 @dataclass
@@ -98,6 +101,7 @@ class Fitted:
     follow_up: LinearModel | None = None
     form: LinearModel | None = None
     quote_ranker: LinearModel | None = None
+    quote_sentence: LinearModel | None = None
 
     @classmethod
     def unfitted(cls, threshold: float = 0.5) -> "Fitted":
@@ -132,7 +136,7 @@ class Fitted:
 
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
                    follow_up=model("follow_up"), form=None if rename else model("form"),
-                   quote_ranker=model("quote_ranker"),
+                   quote_ranker=model("quote_ranker"), quote_sentence=model("quote_sentence"),
                    threshold=float(data["threshold"]), info={k: v for k, v in data.items() if k not in MODEL_KEYS})
 
     def save(self, embedder: str) -> Path:
@@ -144,6 +148,7 @@ class Fitted:
                 "sentence": self.sentence.to_dict() if self.sentence else None,
                 "follow_up": self.follow_up.to_dict() if self.follow_up else None,
                 "form": self.form.to_dict() if self.form else None,
-                "quote_ranker": self.quote_ranker.to_dict() if self.quote_ranker else None}
+                "quote_ranker": self.quote_ranker.to_dict() if self.quote_ranker else None,
+                "quote_sentence": self.quote_sentence.to_dict() if self.quote_sentence else None}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return path

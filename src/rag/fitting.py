@@ -47,22 +47,29 @@ def fit_ranker(assistant, items, options: RetrievalOptions):
     return fit_linear(np.vstack(rows), np.concatenate(labels), names, c=REGULARISATION)
 
 
-def fit_sentence(assistant, items, options: RetrievalOptions):
-    """The quotable units of the best passages of each answerable training question: does it hold a needle?"""
+def fit_sentence(assistant, items, options: RetrievalOptions, quoted: bool = False):
+    """The quotable units of the best passages of each answerable training question: does it hold a needle?
+    By default the ranker's passages, as the confidence reads them, each line read alone; `quoted`: the quote
+    ranker's passages with the induced lexicon's words, as the answer quotes them, each line also read after
+    its page title and section (the quote sentence model)."""
     from .evaluation import holds_needle
 
     rows, labels, names = [], [], None
+    lexicon = assistant.retriever.lexicon if quoted and options.lexicon else None
+    ranker = (assistant.fitted.quote_ranker if quoted else None) or assistant.fitted.ranker
+    aligned = quoted and assistant.fitted.quote_ranker is not None
     for item in items:
         if not item.answerable:
             continue
         text, _, search_text, query = _gold(assistant, item)
         kinds = asked_kinds(text, search_text)
-        # the ranker's passages, as the confidence reads them (the quote ranker's are the same or better)
-        hits, signals = assistant.retriever.retrieve(search_text, query, 10, options=options.without("align"),
-                                                     ranker=assistant.fitted.ranker, kinds=kinds)
-        units, features, unit_names = sentence_candidates(hits, assistant.index, query, search_text,
-                                                          assistant.retriever.sentence_tokens, signals,
-                                                          drop=options.drop, kinds=kinds)
+        extra = lexicon.translations(search_text) if lexicon is not None else ()
+        hits, signals = assistant.retriever.retrieve(search_text, query, 10,
+                                                     options=options if aligned else options.without("align"),
+                                                     ranker=ranker, extra=extra, kinds=kinds)
+        units, features, unit_names = sentence_candidates(
+            hits, assistant.index, query, search_text, assistant.retriever.sentence_tokens, signals,
+            drop=options.drop if quoted else options.drop | {"context"}, extra=extra, kinds=kinds)
         label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
         if units and label.any():
             rows.append(features)
@@ -159,6 +166,7 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
         fitted.quote_ranker = fit_ranker(assistant, train, options)
     install(assistant, fitted, options)
     fitted.sentence = fit_sentence(assistant, train, options)
+    fitted.quote_sentence = fit_sentence(assistant, train, options, quoted=True)
     fitted.confidence = fit_confidence(assistant, train, options)
     install(assistant, fitted, options)
     fitted.form, form_out_of_fold = fit_form(assistant, train)

@@ -19,10 +19,10 @@ from ..embedding import Embedder, make_embedder, members, unit_rows
 from ..errors import IndexMismatchError, IndexMissingError
 from ..settings import Settings
 from .cache import CACHE, VectorCache  # noqa: F401 (CACHE: the package's API)
-from .versions import (CHUNK_VECTORS, MANIFEST, POINTER, SENTENCE_VECTORS,  # noqa: F401 (POINTER: the package's API)
-                       _sha256, check_index_target, current_version, write_index)
+from .versions import (CHUNK_VECTORS, MANIFEST, POINTER, SENTENCE_CONTEXT_VECTORS,  # noqa: F401 (POINTER: API)
+                       SENTENCE_VECTORS, VECTOR_FILES, _sha256, check_index_target, current_version, write_index)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the sentences in context (SENTENCE_CONTEXT_VECTORS)
 # How many closest passages measure a sentence's hubness: CSLS's k (Conneau et al. 2018, "Word translation
 # without parallel data"); docs/figures.md has 5, 20 and 50 measured.
 HUB_NEIGHBOURS = 10
@@ -36,6 +36,8 @@ class Index:
     sentence_chunk: np.ndarray         # (n_sentences,), chunk position of each sentence
     sentence_vectors: np.ndarray       # (n_sentences, dim), unit rows
     manifest: dict
+    # (n_sentences, dim): each sentence read after its passage's title and section (Chunk.in_context)
+    sentence_context_vectors: np.ndarray | None = None
 
     @property
     def dimension(self) -> int:
@@ -136,6 +138,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     caches = [VectorCache(Path(settings.index_dir) / CACHE, model) for model in members(embedder)]
     chunk_parts = [cache.encode([c.embedding_text() for c in chunks], "chunks", progress) for cache in caches]
     sentence_parts = [cache.encode(sentences, "sentences", progress) for cache in caches]
+    in_context = [chunks[owner].in_context(sentence) for owner, sentence in zip(owners, sentences)]
+    context_parts = [cache.encode(in_context, "contexts", progress) for cache in caches]
     combine = getattr(embedder, "combine", lambda parts: parts[0])
     chunk_vectors, sentence_vectors = combine(chunk_parts), combine(sentence_parts)
     manifest = {
@@ -158,12 +162,13 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         "chunks": [c.to_dict() for c in chunks],
         "sentences": [[int(o), s] for o, s in zip(owners, sentences)],
     }
-    write_index(settings.index_dir, chunk_vectors, sentence_vectors, manifest)
+    write_index(settings.index_dir, {CHUNK_VECTORS: chunk_vectors, SENTENCE_VECTORS: sentence_vectors,
+                                     SENTENCE_CONTEXT_VECTORS: combine(context_parts)}, manifest)
     for cache in caches:
         cache.save()
     return BuildSummary(len(documents), len(chunks), len(sentences), int(chunk_vectors.shape[1]),
                         time.perf_counter() - started, embedded=sum(c.embedded for c in caches),
-                        passages=len(caches) * (len(chunks) + len(sentences)),
+                        passages=len(caches) * len({c.embedding_text() for c in chunks} | {*sentences, *in_context}),
                         changed=None if previous is None else sum(previous.get(i) != h for i, h in hashes.items()))
 
 
@@ -196,7 +201,7 @@ def load_index(settings: Settings, check_corpus: bool = True) -> Index:
         raise IndexMismatchError(f"the index manifest {manifest_path} is damaged: rebuild it with `rag index --out {index_dir}`") from None
     check_manifest(manifest, settings, index_dir, check_corpus)
     vectors = {}
-    for name in (CHUNK_VECTORS, SENTENCE_VECTORS):
+    for name in VECTOR_FILES:
         path = version / name
         if not path.exists() or _sha256(path) != manifest.get("checksums", {}).get(name):
             raise IndexMismatchError(f"the index file {path} is missing or damaged: rebuild it with `rag index --out {index_dir}`")
@@ -214,10 +219,12 @@ def load_index(settings: Settings, check_corpus: bool = True) -> Index:
     except (KeyError, TypeError, ValueError):
         raise IndexMismatchError(f"the index manifest {manifest_path} is damaged: rebuild it with `rag index --out {index_dir}`") from None
     chunk_vectors = vectors[CHUNK_VECTORS][1]
-    if len(chunks) != chunk_vectors.shape[0] or len(sentences) != vectors[SENTENCE_VECTORS][1].shape[0]:
+    if len(chunks) != chunk_vectors.shape[0] or any(len(sentences) != vectors[name][1].shape[0]
+                                                    for name in (SENTENCE_VECTORS, SENTENCE_CONTEXT_VECTORS)):
         raise IndexMismatchError(f"the index in {index_dir} is inconsistent: rebuild it with `rag index --out {index_dir}`")
     return Index(chunks=chunks, chunk_vectors=chunk_vectors, sentences=sentences, sentence_chunk=owners,
-                 sentence_vectors=vectors[SENTENCE_VECTORS][1], manifest=manifest)
+                 sentence_vectors=vectors[SENTENCE_VECTORS][1], manifest=manifest,
+                 sentence_context_vectors=vectors[SENTENCE_CONTEXT_VECTORS][1])
 
 
 def check_manifest(manifest: dict, settings: Settings, index_dir: Path, check_corpus: bool = True) -> None:

@@ -4,6 +4,8 @@ Layout of an index folder (`index/`):
 - `CURRENT`: one line naming the complete version in use, e.g. `v-20261127T170312-4f1a`;
 - `v-…/chunks.faiss`: one vector a chunk (inner product on unit vectors = cosine);
 - `v-…/sentences.faiss`: one vector a sentence of a chunk, for sentence-level matching and answer extraction;
+- `v-…/sentences_in_context.faiss`: one vector a sentence read after its page title and section (which line
+  answers: a bare list item carries its topic);
 - `v-…/manifest.json`: format, embedder, dimension, corpus fingerprint, build time, file checksums, the chunk
   table and the sentence table (citations are look-ups into it);
 - `.CURRENT.lock`: held by a build while it writes, switches and cleans up (one build at a time);
@@ -53,6 +55,12 @@ CHUNK_VECTORS = "chunks.faiss"
 
 
 SENTENCE_VECTORS = "sentences.faiss"
+
+
+SENTENCE_CONTEXT_VECTORS = "sentences_in_context.faiss"
+
+
+VECTOR_FILES = (CHUNK_VECTORS, SENTENCE_VECTORS, SENTENCE_CONTEXT_VECTORS)
 
 
 def check_index_target(index_dir: Path) -> None:
@@ -106,16 +114,17 @@ def current_version(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
-def write_index(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> Path:
-    """Write a new version folder inside `index_dir`, then point `CURRENT` at it with one atomic rename."""
+def write_index(index_dir: Path, vectors: dict[str, np.ndarray], manifest: dict) -> Path:
+    """Write a new version folder inside `index_dir` holding `vectors` ({file name: rows}, VECTOR_FILES),
+    then point `CURRENT` at it with one atomic rename."""
     index_dir = Path(index_dir)
     check_index_target(index_dir)
-    for name, vectors in (("chunk", chunk_vectors), ("sentence", sentence_vectors)):
-        if not np.isfinite(vectors).all():
-            raise IndexBuildError(f"the embedder returned non-finite {name} vectors: the index was not written")
+    for name, rows in vectors.items():
+        if not np.isfinite(rows).all():
+            raise IndexBuildError(f"the embedder returned non-finite vectors for {name}: the index was not written")
     index_dir.mkdir(parents=True, exist_ok=True)
     with _one_writer(index_dir):
-        return _write_version(index_dir, chunk_vectors, sentence_vectors, manifest)
+        return _write_version(index_dir, vectors, manifest)
 
 
 @contextmanager
@@ -129,16 +138,16 @@ def _one_writer(index_dir: Path):
         yield
 
 
-def _write_version(index_dir: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, manifest: dict) -> Path:
+def _write_version(index_dir: Path, vectors: dict[str, np.ndarray], manifest: dict) -> Path:
     import faiss
 
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     staging = Path(tempfile.mkdtemp(prefix=f"{VERSION_PREFIX}{stamp}-", dir=index_dir))
     try:
         checksums = {}
-        for name, vectors in ((CHUNK_VECTORS, chunk_vectors), (SENTENCE_VECTORS, sentence_vectors)):
-            flat = faiss.IndexFlatIP(vectors.shape[1])
-            flat.add(vectors)
+        for name, rows in vectors.items():
+            flat = faiss.IndexFlatIP(rows.shape[1])
+            flat.add(rows)
             faiss.write_index(flat, str(staging / name))
             checksums[name] = _sha256(staging / name)
         manifest = dict(manifest, checksums=checksums, version=staging.name)
@@ -169,7 +178,7 @@ def _remove_retired(index_dir: Path, keep: str) -> None:
         elif path.is_file() and path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"):
             path.unlink(missing_ok=True)
     if (index_dir / MANIFEST).is_file():   # first-format files, superseded by the version folder
-        for name in (MANIFEST, CHUNK_VECTORS, SENTENCE_VECTORS):
+        for name in (MANIFEST, *VECTOR_FILES):
             (index_dir / name).unlink(missing_ok=True)
 
 
