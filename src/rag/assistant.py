@@ -149,7 +149,8 @@ class Assistant:
         section (fitted.py)."""
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
-        first = self._found(search_text, query, options.without("align"), kinds=kinds)
+        # the confidence's reading: no word alignment, each line read alone (its sentence model knows no context)
+        first = self._found(search_text, query, options.without("align", "context"), kinds=kinds)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         aligned = self.fitted.quote_ranker is not None and "align" not in options.drop
         # without a quote ranker nothing weighs the alignment: it is not computed

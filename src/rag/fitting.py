@@ -69,7 +69,7 @@ def fit_sentence(assistant, items, options: RetrievalOptions, quoted: bool = Fal
                                                      ranker=ranker, extra=extra, kinds=kinds)
         units, features, unit_names = sentence_candidates(
             hits, assistant.index, query, search_text, assistant.retriever.sentence_tokens, signals,
-            drop=options.drop if quoted else options.drop | {"context"}, extra=extra, kinds=kinds)
+            drop=(options if quoted else options.without("context")).drop, extra=extra, kinds=kinds)
         label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
         if units and label.any():
             rows.append(features)

@@ -72,10 +72,6 @@ def question_words(text: str) -> list[str]:
     characters or more: '我是学生，想在UPHF创业' -> ['学生', 'uphf', '创业']."""
     words = []
     for piece in _LETTERS.findall(text.lower()):
-        if not _HAN.search(piece):
-            if len(piece) >= 3:
-                words.append(piece)
-            continue
         for run in _SCRIPT_RUNS.findall(piece):
             if _HAN.match(run):
                 words += [w for w in wordfreq.tokenize(run, "zh") if len(w) >= MIN_HAN_CHARS]
@@ -111,8 +107,8 @@ class InducedLexicon:
         _load_segmenter()
 
     def unknown_words(self, text: str) -> list[str]:
-        """The question's words (three letters or more, no stop word) that no passage uses; words of a script
-        the lexical side does not read (Arabic, Cyrillic) count as unknown."""
+        """The question's words (question_words, no stop word) that no passage uses; words of a script the
+        lexical side does not read (Arabic, Cyrillic, Chinese) count as unknown."""
         words = []
         for word in question_words(text):
             tokens = tokenize(word)
@@ -150,7 +146,7 @@ class InducedLexicon:
         return np.array([known[w] for w in words])
 
     def content_words(self, text: str) -> list[str]:
-        """The question's words of three letters or more that are no stop word of any language."""
+        """The question's words (question_words) that are no stop word of any language."""
         stop = any_language_stopwords()
         return [w for w in question_words(text) if fold(w) not in stop]
 
