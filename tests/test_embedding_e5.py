@@ -40,3 +40,21 @@ def test_the_manifest_records_each_model_and_an_index_of_another_is_refused(smal
                                          "passage_prefix": "passage: "}]
     with pytest.raises(IndexMismatchError, match="built with embedder 'e5-small'"):
         load_index(settings.replace(embedder="use-multilingual-v3+e5-small"))
+
+
+def test_a_model_that_does_not_read_a_language_borrows_the_other_models_order_on_its_own_scale():
+    import numpy as np
+
+    from rag.embedding import CombinedEmbedder, E5Embedder, USEEmbedder
+    from rag.retrieval import Borrowing
+
+    both = CombinedEmbedder([USEEmbedder(), E5Embedder()])
+    assert both.unread("fr") == {} and both.unread("vi") == {"use-multilingual-v3": "e5-small"}
+    noise = np.array([0.30, 0.10, 0.20, 0.15], dtype=np.float32)   # USE on a Vietnamese question
+    e5 = np.array([0.80, 0.86, 0.78, 0.79], dtype=np.float32)      # e5 reads it: the second passage
+    borrowing = Borrowing({"use-multilingual-v3": "e5-small"}, {"use-multilingual-v3|chunk": (0.14, 0.075)})
+    out = borrowing.apply({"use-multilingual-v3": noise, "e5-small": e5}, "chunk")
+    assert np.array_equal(np.argsort(out["use-multilingual-v3"]), np.argsort(e5))
+    assert abs(float(out["use-multilingual-v3"].mean()) - 0.14) < 1e-6
+    assert abs(float(out["use-multilingual-v3"].std()) - 0.075) < 1e-6
+    assert out["e5-small"] is e5

@@ -257,3 +257,19 @@ def test_a_number_written_out_still_answers_how_many(real_assistant):
 def test_opening_hours_the_texts_give_are_still_answered(real_assistant):
     answer = real_assistant.ask("When is the language resource centre open?")
     assert not answer.abstained and "8h30" in answer.answer.split("\n")[0], answer.answer
+
+
+def test_a_question_in_a_language_one_model_never_learnt_is_read_by_the_model_that_did(real_assistant):
+    """USE was trained on 16 languages, Vietnamese not among them: its cosines for a Vietnamese question are
+    noise. e5's stand in for them, on USE's scale, and the grant question leads with the monthly amounts."""
+    question = "Học bổng Erasmus mỗi tháng được bao nhiêu tiền?"   # how much is the Erasmus grant a month?
+    answer = real_assistant.ask(question)
+    assert answer.language == "vi" and not answer.abstained
+    assert "210€" in answer.answer.split("\n")[0], answer.answer
+    unread = real_assistant.unread
+    try:
+        real_assistant.unread = lambda *args, **kwargs: None   # USE's own cosines, noise and all
+        noisy = real_assistant.ask(question)
+    finally:
+        real_assistant.unread = unread
+    assert "210€" not in noisy.answer.split("\n")[0]

@@ -19,7 +19,7 @@ import numpy as np
 from .chunking import Chunk
 from .index import Index
 from .language import message
-from .retrieval import ANSWER_TYPES, Hit, answer_types, expand_query, named_institutions
+from .retrieval import ANSWER_TYPES, Borrowing, Hit, answer_types, expand_query, named_institutions
 
 MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
 _LABELLED_FACT = re.compile(r":\s*\S*[\d@]|https?:|www\.")  # a label followed by a figure, address or link
@@ -116,13 +116,14 @@ class Quotes:
 def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
                 sentence_tokens: Sequence[frozenset[str]], signals=None, sentence_model=None,
                 drop: frozenset[str] = frozenset(), extra: tuple[str, ...] = (),
-                kinds: frozenset[str] | None = None) -> Quotes:
+                kinds: frozenset[str] | None = None, unread: Borrowing | None = None) -> Quotes:
     """The quotable units of the best passages, scored by the sentence model; `drop`: signal groups an
     ablation leaves out; `extra`: the induced lexicon's words for the question (lexicon.py); `kinds`: the
-    kind of fact asked (retrieval.asked_kinds), by default read from `context`."""
+    kind of fact asked (retrieval.asked_kinds), by default read from `context`; `unread`: the models whose
+    cosines another's stand in for (a language they never learnt, retrieval.Borrowing)."""
     kinds = answer_types(context) if kinds is None else kinds
     units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals, drop,
-                                                 extra, kinds)
+                                                 extra, kinds, unread)
     if not units:
         return Quotes([], np.zeros(0), kinds)
     if sentence_model is not None:
@@ -192,7 +193,8 @@ def _answering(unit: Unit, index: Index) -> Unit:
 def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray, context: str,
                         sentence_tokens: Sequence[frozenset[str]], signals=None,
                         drop: frozenset[str] = frozenset(), extra: tuple[str, ...] = (),
-                        kinds: frozenset[str] | None = None) -> tuple[list[Unit], np.ndarray, list[str]]:
+                        kinds: frozenset[str] | None = None,
+                        unread: Borrowing | None = None) -> tuple[list[Unit], np.ndarray, list[str]]:
     """Every quotable unit of the best passages with the signals the sentence model weighs: its cosine with
     the question (and the gap to the best unit), alone and read after its page title and section ("context"),
     how close it is to every passage anyway (its hubness), the question's words it holds, whether it holds the
@@ -227,10 +229,15 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
         for model, parts in signals.per_model.items():
             columns[f"cosine.{model}"] = np.asarray(parts["sentence_all"][rows], dtype=np.float64)
     if index.sentence_context_vectors is not None:   # the line read after its page title and section
-        for model, first, last in index.models:
-            columns[f"context.{model}"] = np.asarray(
-                (index.sentence_context_vectors[rows, first:last] @ query_vector[first:last]) * len(index.models),
-                dtype=np.float64)
+        # a model that does not read the question's language borrows another's cosines over every line (unread)
+        lines = rows if unread is None else slice(None)
+        context_cosines = {model: np.asarray((index.sentence_context_vectors[lines, first:last] @ query_vector[first:last])
+                                             * len(index.models), dtype=np.float64)
+                           for model, first, last in index.models}
+        if unread is not None:
+            context_cosines = {m: values[rows] for m, values in unread.apply(context_cosines, "context").items()}
+        for model, values in context_cosines.items():
+            columns[f"context.{model}"] = values
     similarities = list(columns)   # each also as a gap to the best unit and a z-score, below
     for model, hubness in index.sentence_hubness.items():
         columns[f"hub.{model}"] = np.asarray(hubness[rows], dtype=np.float64)

@@ -20,7 +20,7 @@ from .language import detect_language
 from .lexicon import InducedLexicon, word_encoder
 from .confidence import fact_not_held, question_signals
 from .fitted import Fitted
-from .retrieval import Hit, RetrievalOptions, Retriever, Signals, asked_kinds
+from .retrieval import Borrowing, Hit, RetrievalOptions, Retriever, Signals, asked_kinds
 
 @dataclass
 class Reading:
@@ -149,14 +149,15 @@ class Assistant:
         section (fitted.py)."""
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
+        unread = self.unread(language, options)
         # the confidence's reading: no word alignment, each line read alone (its sentence model knows no context)
-        first = self._found(search_text, query, options.without("align", "context"), kinds=kinds)
+        first = self._found(search_text, query, options.without("align", "context"), kinds=kinds, unread=unread)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         aligned = self.fitted.quote_ranker is not None and "align" not in options.drop
         # without a quote ranker nothing weighs the alignment: it is not computed
         quoting = options if aligned else options.without("align")
         hits, signals, quotes = (self._found(search_text, query, quoting, extra, kinds, self.fitted.quote_ranker,
-                                             same_vector=first[1], sentence=self.fitted.quote_sentence)
+                                             same_vector=first[1], sentence=self.fitted.quote_sentence, unread=unread)
                                  if extra or aligned or self.fitted.quote_sentence is not None else first)
         # the passage the confidence reads first and the one the answer quotes must both hold the fact asked
         leads = {found[q.lead.hit_rank if q.lead else 0].chunk.text
@@ -168,15 +169,26 @@ class Assistant:
         return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
 
     def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),
-               kinds: frozenset[str] | None = None, ranker=None, same_vector=None, sentence=None):
+               kinds: frozenset[str] | None = None, ranker=None, same_vector=None, sentence=None,
+               unread: Borrowing | None = None):
         """The best passages, the signals they were ranked on (by `ranker`, by default the fitted ranker), and
         their quotable lines scored (by `sentence`, by default the fitted sentence model)."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
                                                 ranker=ranker or self.fitted.ranker, extra=extra, kinds=kinds,
-                                                same_vector=same_vector)
+                                                same_vector=same_vector, unread=unread)
         quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
-                             sentence or self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds)
+                             sentence or self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds,
+                             unread=unread)
         return hits, signals, quotes
+
+    def unread(self, language: str, options: RetrievalOptions | None = None) -> Borrowing | None:
+        """Which of the embedder's models do not read `language`, and the model whose cosines stand in for
+        theirs (retrieval.Borrowing); None when every model reads it, or none does (or an ablation says so)."""
+        readers = getattr(self.embedder, "unread", lambda _: {})(language)
+        if not readers or "borrow" in (options or self.retriever.options).drop:
+            return None
+        scales = {key: tuple(value) for key, value in self.fitted.info.get("cosine_scales", {}).items()}
+        return Borrowing(readers, scales)
 
     def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,
                  options: RetrievalOptions | None = None) -> tuple[Reading, Reading | None, float]:

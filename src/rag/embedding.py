@@ -65,6 +65,8 @@ class USEEmbedder(_LoadedOnce):
 
     name = USE_NAME
     query_prefix = passage_prefix = ""
+    # The languages it was trained on (its model card); a question in another gets a vector, but a noisy one.
+    languages = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
 
     @property
     def dimension(self) -> int:
@@ -151,6 +153,14 @@ class CombinedEmbedder:
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self.combine([m.encode_passages(texts) for m in self.members])
+
+    def unread(self, language: str) -> dict[str, str]:
+        """Members that do not read `language` -> the first member that does ('vi': USE -> e5), when one does."""
+        def reads(member) -> bool:
+            known = getattr(member, "languages", None)
+            return known is None or language in known
+        readers = [m.name for m in self.members if reads(m)]
+        return {m.name: readers[0] for m in self.members if not reads(m)} if readers else {}
 
 
 class SentenceTransformerEmbedder(_LoadedOnce):

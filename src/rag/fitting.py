@@ -37,8 +37,9 @@ def fit_ranker(assistant, items, options: RetrievalOptions):
     for item in items:
         if not item.answerable:
             continue
-        text, _, search_text, query = _gold(assistant, item)
-        signals = assistant.retriever.signals(search_text, query, options, kinds=asked_kinds(text, search_text))
+        text, language, search_text, query = _gold(assistant, item)
+        signals = assistant.retriever.signals(search_text, query, options, kinds=asked_kinds(text, search_text),
+                                              unread=assistant.unread(language, options))
         positive = np.array([holds_needle(c.text, item.needles) for c in assistant.index.chunks], dtype=np.int64)
         if positive.any():
             rows.append(signals.features)
@@ -61,15 +62,15 @@ def fit_sentence(assistant, items, options: RetrievalOptions, quoted: bool = Fal
     for item in items:
         if not item.answerable:
             continue
-        text, _, search_text, query = _gold(assistant, item)
-        kinds = asked_kinds(text, search_text)
+        text, language, search_text, query = _gold(assistant, item)
+        kinds, unread = asked_kinds(text, search_text), assistant.unread(language, options)
         extra = lexicon.translations(search_text) if lexicon is not None else ()
         hits, signals = assistant.retriever.retrieve(search_text, query, 10,
                                                      options=options if aligned else options.without("align"),
-                                                     ranker=ranker, extra=extra, kinds=kinds)
+                                                     ranker=ranker, extra=extra, kinds=kinds, unread=unread)
         units, features, unit_names = sentence_candidates(
             hits, assistant.index, query, search_text, assistant.retriever.sentence_tokens, signals,
-            drop=(options if quoted else options.without("context")).drop, extra=extra, kinds=kinds)
+            drop=(options if quoted else options.without("context")).drop, extra=extra, kinds=kinds, unread=unread)
         label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
         if units and label.any():
             rows.append(features)
@@ -145,6 +146,27 @@ def fit_small_talk(assistant, items) -> float:
     return choose_small_talk_threshold(similarities, labels)
 
 
+def fit_cosine_scales(assistant, items) -> dict[str, list[float]]:
+    """Each model's typical mean and spread of cosines on one training question it reads, per kind (passages,
+    lines, lines read in context): the scale a model's borrowed cosines are put on (retrieval.Borrowing)."""
+    index = assistant.index
+    found: dict[str, list[tuple[float, float]]] = {}
+    for item in items:
+        text, language, search_text, query = _gold(assistant, item)
+        if assistant.unread(language) is not None:
+            continue
+        for model, first, last in index.models:
+            cosines = {"chunk": index.chunk_vectors[:, first:last] @ query[first:last],
+                       "sentence_all": index.sentence_vectors[:, first:last] @ query[first:last]}
+            if index.sentence_context_vectors is not None:
+                cosines["context"] = index.sentence_context_vectors[:, first:last] @ query[first:last]
+            for kind, values in cosines.items():
+                values = values * len(index.models)
+                found.setdefault(f"{model}|{kind}", []).append((float(values.mean()), float(values.std())))
+    return {key: [round(float(np.mean([m for m, _ in pairs])), 6), round(float(np.mean([s for _, s in pairs])), 6)]
+            for key, pairs in found.items()}
+
+
 def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abstention: float = 0.03) -> Fitted:
     """Fit the models on the train split, install them in `assistant`, choose the threshold on dev."""
     from .evaluation import choose_threshold, run, sweep
@@ -159,6 +181,8 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
     fitted = Fitted(ranker=None, confidence=None, threshold=0.5,
                     info={"fitted_on": "train", "threshold_on": "dev", "train_questions": len(train),
                           "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
+    if len(assistant.index.models) > 1:
+        fitted.info["cosine_scales"] = fit_cosine_scales(assistant, train)
     install(assistant, fitted, options)
     # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
     fitted.ranker = fit_ranker(assistant, train, options.without("align"))

@@ -28,6 +28,7 @@ ABLATIONS = {
     "without names and years the texts never use": RetrievalOptions(drop=frozenset({"names"})),
     "without sentence hubness (answer sentence)": RetrievalOptions(drop=frozenset({"hub"})),
     "without the lines read in their page's context (answer sentence)": RetrievalOptions(drop=frozenset({"context"})),
+    "without borrowed cosines for a language a model never learnt (USE: Vietnamese...)": RetrievalOptions(drop=frozenset({"borrow"})),
     "without the answer-sentence evidence (confidence)": RetrievalOptions(drop=frozenset({"lead"})),
     "without word coverage (confidence)": RetrievalOptions(drop=frozenset({"coverage"})),
     "without the question-language signal (confidence)": RetrievalOptions(drop=frozenset({"language"})),

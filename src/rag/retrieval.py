@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -115,7 +115,9 @@ class RetrievalOptions:
     """What the ranking may use. The evaluation's ablations leave a group of signals out and refit the
     ranking and the confidence without it (see fitting.py), so each row measures a stage, not a weight."""
 
-    drop: frozenset[str] = frozenset()   # signal groups left out: see Retriever.GROUPS and confidence.GROUPS
+    # signal groups left out: see Retriever.GROUPS and confidence.GROUPS; "borrow": a model that does not read
+    # the question's language keeps its own cosines (Borrowing)
+    drop: frozenset[str] = frozenset()
     glossary: bool = True                # the lexical side also searches the student glossary's French words
     lexicon: bool = True                 # passages are found and quoted with the induced lexicon too (lexicon.py)
 
@@ -333,7 +335,7 @@ class Retriever:
 
     def signals(self, question: str, query_vector: np.ndarray, options: RetrievalOptions | None = None,
                 extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None,
-                same_vector: Signals | None = None) -> Signals:
+                same_vector: Signals | None = None, unread: Borrowing | None = None) -> Signals:
         """Every passage's evidence for `question` (whose embedding is `query_vector`), on comparable scales:
         each model's cosines as z-scores and as gaps to the best passage of this question (a model's spread
         of cosines is its own: e5's sit in a narrow band, USE's wide), BM25 relative to the best passage.
@@ -353,11 +355,17 @@ class Retriever:
         for name, first, last in ([] if same_vector is not None else self.models):
             scale = len(self.models)   # combined vectors are scaled by 1/sqrt(m) on both sides
             q = query_vector[first:last]
-            chunk = (index.chunk_vectors[:, first:last] @ q) * scale
-            sentence_all = (index.sentence_vectors[:, first:last] @ q) * scale
+            per_model[name] = {"chunk": (index.chunk_vectors[:, first:last] @ q) * scale,
+                               "sentence_all": (index.sentence_vectors[:, first:last] @ q) * scale}
+        if same_vector is None and unread is not None:
+            for key in ("chunk", "sentence_all"):
+                for name, values in unread.apply({m: parts[key] for m, parts in per_model.items()}, key).items():
+                    per_model[name][key] = values
+        for name, first, last in ([] if same_vector is not None else self.models):
+            chunk, sentence_all = per_model[name]["chunk"], per_model[name]["sentence_all"]
             sentence = np.full(n, -1.0, dtype=np.float32)
             np.maximum.at(sentence, index.sentence_chunk, sentence_all)
-            per_model[name] = {"chunk": chunk, "sentence": sentence, "sentence_all": sentence_all}
+            per_model[name]["sentence"] = sentence
             dense += (chunk + sentence) / (2 * len(self.models))
             for group, values in (("chunk", chunk), ("sentence", sentence)):
                 if group in options.drop:
@@ -395,10 +403,10 @@ class Retriever:
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
                  options: RetrievalOptions | None = None, ranker=None,
                  extra: tuple[str, ...] = (), kinds: frozenset[str] | None = None,
-                 same_vector: Signals | None = None) -> tuple[list[Hit], Signals]:
+                 same_vector: Signals | None = None, unread: Borrowing | None = None) -> tuple[list[Hit], Signals]:
         """The `top_k` best chunks for `question`, whose embedding is `query_vector` (unit, 1-D), ranked by
         the fitted ranker (or, with none, by the mean cosine), and the signals they were ranked on."""
-        signals = self.signals(question, query_vector, options, extra, kinds, same_vector)
+        signals = self.signals(question, query_vector, options, extra, kinds, same_vector, unread)
         scores = ranker.decision(signals.features, signals.names) if ranker is not None else signals.dense.astype(np.float64)
         order = np.argsort(-scores, kind="stable")[:top_k]
         raw = signals.lexical_raw
@@ -424,6 +432,27 @@ class Retriever:
         cover = (best >= MIN_COSINE).mean(axis=0)
         mean = best.mean(axis=0)
         return [cover, cover - cover.max(), mean - mean.max()]
+
+
+@dataclass(frozen=True)
+class Borrowing:
+    """For a question in a language one of the embedder's models never learnt ('vi': USE, trained on 16): that
+    model's cosines are noise, so the cosines of a model that reads it stand in for them, put on the unread
+    model's scale: the mean and spread its cosines have on a question it reads (`scales`, "model|kind" ->
+    (mean, spread), fitted on the training questions; without them, this question's own). The fitted models
+    then weigh every model's columns as they learnt them."""
+
+    readers: dict[str, str]                       # unread model -> a model that reads the language
+    scales: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def apply(self, values: dict[str, np.ndarray], kind: str) -> dict[str, np.ndarray]:
+        """`values`: each model's cosines of one kind ("chunk", "sentence_all", "context") for this question."""
+        out = dict(values)
+        for model, reader in self.readers.items():
+            own = values[model]
+            mean, spread = self.scales.get(f"{model}|{kind}") or (float(own.mean()), float(own.std()))
+            out[model] = (mean + spread * _zscore(values[reader])).astype(own.dtype)
+        return out
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
