@@ -19,7 +19,9 @@ import numpy as np
 from .chunking import Chunk
 from .index import Index
 from .language import message
-from .retrieval import ANSWER_TYPES, Borrowing, Hit, answer_types, expand_query, named_institutions
+from .retrieval import Borrowing, Hit
+from .retrieval.names import named_institutions
+from .retrieval.words import ANSWER_TYPES, answer_types, expand_query
 
 MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
 _LABELLED_FACT = re.compile(r":\s*\S*[\d@]|https?:|www\.")  # a label followed by a figure, address or link
@@ -28,7 +30,7 @@ SHORT_LINE_CHARS = 60    # below this, a line without a full stop, figure or add
 # On the dev split (206-question set), answer accuracy was 0.864 / 0.889 / 0.901 / 0.901 at 0.1 / 0.2 / 0.3 / none.
 MAX_SCORE_GAP = 0.3
 
-# A sentence holding the kind of fact asked for (see retrieval.ANSWER_TYPES) is preferred as the answer.
+# A sentence holding the kind of fact asked for (see retrieval.words.ANSWER_TYPES) is preferred as the answer.
 ANSWER_TYPE_BONUS = 0.25
 
 @dataclass(frozen=True)

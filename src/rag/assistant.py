@@ -20,7 +20,8 @@ from .language import detect_language
 from .lexicon import InducedLexicon, word_encoder
 from .confidence import fact_not_held, question_signals
 from .fitted import Fitted
-from .retrieval import Borrowing, Hit, RetrievalOptions, Retriever, Signals, asked_kinds
+from .retrieval import Borrowing, Hit, RetrievalOptions, Retriever, Signals
+from .retrieval.words import asked_kinds
 
 @dataclass
 class Reading:
@@ -142,7 +143,7 @@ class Assistant:
         """The passages for one way of reading the question, and how sure they answer it. The confidence is
         read on the question's own words; the passages found and quoted, also with the induced lexicon's
         reading of the words the texts never use (lexicon.py), when it has one, and ranked by the quote ranker,
-        which aligns the question with each passage word by word (retrieval.py, "align"): that alignment
+        which aligns the question with each passage word by word (retrieval/, "align"): that alignment
         lifts the passage that answers, but out-of-scope questions find a passage that speaks of their words
         too, so the confidence reads the ranking without it (docs/figures.md, session 11). The line quoted
         first is chosen by the quote sentence model, which also reads each line after its page title and

@@ -12,7 +12,7 @@ from .evaluation import DEFAULT_DATASET, load_dataset, percentile
 def run_bench(args, settings) -> int:
     """Warm per-stage latency over the evaluation questions, `repeat` rounds, medians and p95."""
     from .assistant import Assistant
-    from .retrieval import warm_word_lists
+    from .retrieval.names import warm_word_lists
 
     items = load_dataset(args.dataset or DEFAULT_DATASET)
     started = time.perf_counter()

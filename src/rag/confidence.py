@@ -25,7 +25,9 @@ import re
 import numpy as np
 
 from .index import HUB_NEIGHBOURS, mean_of_largest
-from .retrieval import ANSWER_TYPES, YEAR, Hit, Signals, named_institutions, tokenize
+from .retrieval import Hit, Signals
+from .retrieval.names import named_institutions
+from .retrieval.words import ANSWER_TYPES, YEAR, tokenize
 
 GROUPS = ("rank", "models", "lead", "bm25", "coverage", "names", "institution", "language", "unheld")
 

@@ -4,7 +4,7 @@ applied with numpy at answer time and fitted with scikit-learn by `rag eval --fi
 Three are fitted per embedder and stored in `src/rag/models/<embedder>.json` with the abstention threshold:
 - the ranker: which passage answers (pairs of a training question and every passage; a passage holding a
   needle of the question is a positive);
-- the quote ranker: the same with the question aligned word by word with each passage (retrieval.py, "align"):
+- the quote ranker: the same with the question aligned word by word with each passage (retrieval/, "align"):
   it ranks the passages the answer quotes; the confidence reads the ranker's ranking, without it;
 - the confidence: whether the texts answer the question at all (training questions, answerable or not);
 - the sentence model: which sentence of the best passages holds the fact asked; the confidence reads its best

@@ -16,7 +16,8 @@ from .assistant import with_previous
 from .confidence import question_signals
 from .conversation import follow_up_signals
 from .fitted import Fitted, fit_linear
-from .retrieval import RetrievalOptions, asked_kinds
+from .retrieval import RetrievalOptions
+from .retrieval.words import asked_kinds
 
 REGULARISATION = 1.0   # scikit-learn's C; larger values did not change the dev figures (docs/figures.md)
 

@@ -1,7 +1,7 @@
 """Words the texts never use, read as the texts' own words: an induced cross-lingual lexicon.
 
 A student asks "cuánto cuesta el alojamiento"; the French texts say "logement". The lexical side (BM25) cannot
-match them, and the hand glossary (retrieval.GLOSSARY) only knows the words written into it. Here every word
+match them, and the hand glossary (retrieval.words.GLOSSARY) only knows the words written into it. Here every word
 of the corpus (its commonest spelling) is embedded once with the multilingual word-and-sentence encoder, and
 each word of a question that the texts never use is read as its nearest corpus word when their cosine is at
 least MIN_COSINE ("alojamiento" -> "logement", "bewerben" -> "postuler"): any language the encoder reads, any
@@ -13,7 +13,7 @@ them, out-of-scope questions got lexical matches too and abstention fell.
 
 The same word vectors align a question with each passage (`alignment`): each content word of the question and
 its closest word in the passage ("deutsche" -> "allemagne", "Praktikum" -> "stage"), a ranking signal
-(retrieval.py, group "align"): a soft, cross-lingual reading of how much of the question a passage speaks of.
+(retrieval/, group "align"): a soft, cross-lingual reading of how much of the question a passage speaks of.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 import wordfreq
 
-from .retrieval import STOPWORDS, fold, tokenize
+from .retrieval.words import STOPWORDS, fold, tokenize
 
 # A question word is read as a corpus word from this cosine (USE's word vectors); 0.7 and 0.8 measured alike.
 MIN_COSINE = 0.6

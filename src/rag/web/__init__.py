@@ -31,7 +31,7 @@ def prepare_assistant(settings: Settings):
     from ..assistant import Assistant
     from ..errors import IndexMismatchError, IndexMissingError
     from ..index import build_index, index_status
-    from ..retrieval import warm_word_lists
+    from ..retrieval.names import warm_word_lists
 
     status = index_status(settings)
     if status != "ok":
