@@ -26,6 +26,10 @@ OUTSIDE = ["student_conversations_4.jsonl"]
 # conversations), a larger check of what the splits do not show (`rag eval --dataset
 # eval/sources/student_questions_8.jsonl`).
 OUTSIDE += ["student_questions_8.jsonl"]
+# And 60 dev and test questions (40 answerable, 20 out of scope) translated in session 13 into Indonesian, Czech,
+# Hindi and Romanian, four languages USE was never trained on: how the assistant reads a language one of its
+# models does not (`rag eval --dataset eval/sources/translated_unread_languages_13.jsonl`).
+OUTSIDE += ["translated_unread_languages_13.jsonl"]
 SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
 
 
