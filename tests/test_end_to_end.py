@@ -273,3 +273,15 @@ def test_a_question_in_a_language_one_model_never_learnt_is_read_by_the_model_th
     finally:
         real_assistant.unread = unread
     assert "210€" not in noisy.answer.split("\n")[0]
+
+
+@pytest.mark.parametrize("message", ["cảm ơn bạn!", "děkuji!", "mulțumesc!"])
+def test_thanks_in_a_language_one_model_never_learnt_is_small_talk_not_a_passage(real_assistant, message):
+    """USE never learnt Vietnamese, Czech or Romanian: its cosine with "thanks" is low and dragged the combined
+    one under the cut, so "děkuji!" got a recruitment passage. e5's own cosine, with its own fitted cut, hears
+    the thanks; the reply is in the message's language, English where the interface has no words for it."""
+    from rag.language import message as framing
+
+    answer = real_assistant.ask(message)
+    assert answer.small_talk and answer.citations == [] and not answer.abstained
+    assert answer.answer == framing(answer.language, "small_talk") == framing("en", "small_talk")

@@ -82,7 +82,7 @@ class Assistant:
         encode = word_encoder(embedder)
         self.lexicon = InducedLexicon(index.chunks, encode) if encode is not None else None
         self.retriever = Retriever(index, options, self.lexicon)
-        self.pleasantries = SmallTalk(embedder)
+        self.pleasantries = SmallTalk(embedder, index.models)
 
     @property
     def threshold(self) -> float:
@@ -113,7 +113,8 @@ class Assistant:
         text, language, previous, vectors = self.prepare(question, history)
         t_embed = time.perf_counter()
         if self.small_talk(text, language, vectors[0]):
-            said_in, intent = self.pleasantries.reading(text, vectors[0])
+            said_in, intent = self.pleasantries.reading(text, vectors[0], self.fitted.info.get("small_talk_model_cuts"),
+                                                        self.small_talk_cut)
             answer = small_talk_reply(text, said_in or language, intent)
             t_search = t_done = time.perf_counter()
         else:
@@ -222,9 +223,13 @@ class Assistant:
             return None
         return float(form.decision(query[None, :], form.names)[0])
 
+    @property
+    def small_talk_cut(self) -> float:
+        return self.fitted.info.get("small_talk_similarity", SMALL_TALK_SIMILARITY)
+
     def small_talk(self, text: str, language: str, query: np.ndarray) -> bool:
-        return self.pleasantries(text, language, query,
-                                 self.fitted.info.get("small_talk_similarity", SMALL_TALK_SIMILARITY))
+        return self.pleasantries(text, language, query, self.small_talk_cut,
+                                 self.fitted.info.get("small_talk_model_cuts"))
 
     def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
                    quotes: Quotes | None = None) -> float:

@@ -70,10 +70,14 @@ def content_words(text: str, language: str) -> int:
 
 
 class SmallTalk:
-    """Recognises pleasantries with the assistant's own embedder (their vectors computed once)."""
+    """Recognises pleasantries with the assistant's own embedder (their vectors computed once). With several
+    models (`models`: the index's [(name, first column, last column)]), each model's own cosine is read too:
+    a model that never learnt the message's language ("cảm ơn", "děkuji" for USE) drags the combined
+    cosine down, and the model that reads it should still be heard."""
 
-    def __init__(self, embedder) -> None:
+    def __init__(self, embedder, models: list[tuple[str, int, int]] | None = None) -> None:
         self.embedder = embedder
+        self.models = list(models or []) if len(models or []) > 1 else []
         self._vectors = None
         self._lock = threading.Lock()
 
@@ -85,26 +89,56 @@ class SmallTalk:
                     self._vectors = self.embedder.encode_queries(SMALL_TALK)
         return self._vectors @ query_vector
 
+    def _model_scores(self, query_vector: np.ndarray) -> dict[str, np.ndarray]:
+        """Each model's own cosine of the message with each pleasantry (its columns of the combined vectors)."""
+        self._scores(query_vector)
+        out = {}
+        for name, first, last in self.models:
+            rows, vector = self._vectors[:, first:last], query_vector[first:last]
+            norms = np.linalg.norm(rows, axis=1) * (float(np.linalg.norm(vector)) or 1.0)
+            out[name] = (rows @ vector) / np.where(norms > 0, norms, 1.0)
+        return out
+
     def similarity(self, query_vector: np.ndarray) -> float:
         return float(self._scores(query_vector).max())
 
-    def reading(self, text: str, query_vector: np.ndarray) -> tuple[str | None, str]:
+    def model_similarities(self, query_vector: np.ndarray) -> dict[str, float]:
+        """Each model's cosine with its closest pleasantry ({} with one model)."""
+        return {name: float(scores.max()) for name, scores in self._model_scores(query_vector).items()}
+
+    def reading(self, text: str, query_vector: np.ndarray, model_cuts: dict[str, float] | None = None,
+                threshold: float | None = None) -> tuple[str | None, str]:
         """(language, what it says: thanks, hello, bye, ok) of the pleasantries the message says in words
-        ("cool, bye" -> English goodbye: the models place it by "cool"), else of the closest one. The language
-        is None for one every language says ("ok")."""
+        ("cool, bye" -> English goodbye: the models place it by "cool"), else of the closest one (by the
+        combined cosine, or, when only one model's own cosine passed its cut, by that model's). The language
+        is None for one every language says ("ok"), and when one model alone heard it: a language the other
+        never learnt, whose closest pleasantry is in any language ("děkuji" by "gracias"), so the reply goes
+        in the language the message was detected in."""
         folded = f" {' '.join(_WORD.findall(text.casefold()))} "
         said = [(language, intent) for phrase, language, intent in _TAGGED
                 if f" {phrase} " in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
         if said:
             language = next((language for language, _ in said if language), None)
             return language, min((intent for _, intent in said), key=INTENT_ORDER.index)
-        _, language, intent = _TAGGED[int(np.argmax(self._scores(query_vector)))]
+        scores = self._scores(query_vector)
+        if threshold is not None and scores.max() < threshold and model_cuts:
+            own = self._model_scores(query_vector)
+            heard = max((n for n in own if n in model_cuts), key=lambda n: own[n].max() - model_cuts[n], default=None)
+            if heard is not None:
+                return None, _TAGGED[int(np.argmax(own[heard]))][2]
+        _, language, intent = _TAGGED[int(np.argmax(scores))]
         return language, intent
 
-    def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float) -> bool:
-        """`threshold`: the fitted cut for this embedder (fitted.py), SMALL_TALK_SIMILARITY without one."""
-        return (content_words(text, language) <= SMALL_TALK_MAX_CONTENT_WORDS
-                and self.similarity(query_vector) >= threshold)
+    def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float,
+                 model_cuts: dict[str, float] | None = None) -> bool:
+        """`threshold`: the fitted cut of the combined cosine for this embedder (fitted.py), SMALL_TALK_SIMILARITY
+        without one; `model_cuts`: each model's own fitted cut: any of them passed is enough."""
+        if content_words(text, language) > SMALL_TALK_MAX_CONTENT_WORDS:
+            return False
+        if self.similarity(query_vector) >= threshold:
+            return True
+        own = self.model_similarities(query_vector) if model_cuts else {}
+        return any(own[name] >= cut for name, cut in (model_cuts or {}).items() if name in own)
 
 
 def follow_up_signals(text: str, language: str, alone_confidence: float, with_confidence: float,

@@ -134,17 +134,21 @@ def fit_follow_up(assistant, items, options: RetrievalOptions, form_out_of_fold:
     return fit_linear(np.vstack(rows), np.array(labels), names, c=REGULARISATION)
 
 
-def fit_small_talk(assistant, items) -> float:
-    """The similarity to the pleasantries from which a short message is small talk (training split)."""
+def fit_small_talk(assistant, items) -> tuple[float, dict[str, float]]:
+    """The similarity to the pleasantries from which a short message is small talk (training split): of the
+    combined vectors, and of each model's own (any one passed is enough, conversation.SmallTalk)."""
     from .conversation import SMALL_TALK_MAX_CONTENT_WORDS, choose_small_talk_threshold, content_words
 
-    similarities, labels = [], []
+    similarities, own, labels = [], [], []
     for item in items:
         text, language, _, vectors = assistant.prepare(item.question, item.history)
         if content_words(text, language) <= SMALL_TALK_MAX_CONTENT_WORDS:
             similarities.append(assistant.pleasantries.similarity(vectors[0]))
+            own.append(assistant.pleasantries.model_similarities(vectors[0]))
             labels.append(item.small_talk)
-    return choose_small_talk_threshold(similarities, labels)
+    models = own[0].keys() if own else ()
+    return (choose_small_talk_threshold(similarities, labels),
+            {name: choose_small_talk_threshold([o[name] for o in own], labels) for name in models})
 
 
 def fit_cosine_scales(assistant, items) -> dict[str, list[float]]:
@@ -196,8 +200,9 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
     install(assistant, fitted, options)
     fitted.form, form_out_of_fold = fit_form(assistant, train)
     fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
-    fitted.info["small_talk_similarity"] = fit_small_talk(
-        assistant, [i for i in items if i.split == "train"])
+    fitted.info["small_talk_similarity"], cuts = fit_small_talk(assistant, [i for i in items if i.split == "train"])
+    if cuts:
+        fitted.info["small_talk_model_cuts"] = cuts
     rows = sweep(run(assistant, dev), thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
     chosen = choose_threshold(rows, max_false_abstention=max_false_abstention)
     fitted.threshold = chosen["threshold"]
