@@ -285,3 +285,11 @@ def test_thanks_in_a_language_one_model_never_learnt_is_small_talk_not_a_passage
     answer = real_assistant.ask(message)
     assert answer.small_talk and answer.citations == [] and not answer.abstained
     assert answer.answer == framing(answer.language, "small_talk") == framing("en", "small_talk")
+
+
+@pytest.mark.parametrize("message", ["спасибо!", "dziękuję"])
+def test_a_thanks_the_interface_has_no_words_for_is_answered_in_the_conversation_language(real_assistant, message):
+    # the models place "спасибо" by "شكرا" and "dziękuję" by "gracias": what it means, not the language to reply in
+    answer = real_assistant.ask(message, history=["How much is the Erasmus grant per month?"])
+    assert answer.small_talk and answer.citations == []
+    assert answer.answer.startswith("You're welcome"), answer.answer

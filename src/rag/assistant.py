@@ -114,7 +114,7 @@ class Assistant:
         t_embed = time.perf_counter()
         if self.small_talk(text, language, vectors[0]):
             said_in, intent = self.pleasantries.reading(text, vectors[0], self.fitted.info.get("small_talk_model_cuts"),
-                                                        self.small_talk_cut)
+                                                        self.small_talk_cut, detect_language(text, fallback=""))
             answer = small_talk_reply(text, said_in or language, intent)
             t_search = t_done = time.perf_counter()
         else:

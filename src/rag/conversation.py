@@ -107,13 +107,13 @@ class SmallTalk:
         return {name: float(scores.max()) for name, scores in self._model_scores(query_vector).items()}
 
     def reading(self, text: str, query_vector: np.ndarray, model_cuts: dict[str, float] | None = None,
-                threshold: float | None = None) -> tuple[str | None, str]:
+                threshold: float | None = None, detected: str | None = None) -> tuple[str | None, str]:
         """(language, what it says: thanks, hello, bye, ok) of the pleasantries the message says in words
         ("cool, bye" -> English goodbye: the models place it by "cool"), else of the closest one (by the
         combined cosine, or, when only one model's own cosine passed its cut, by that model's). The language
-        is None for one every language says ("ok"), and when one model alone heard it: a language the other
-        never learnt, whose closest pleasantry is in any language ("děkuji" by "gracias"), so the reply goes
-        in the language the message was detected in."""
+        is None for one every language says ("ok"). A pleasantry found by closeness only says what the message
+        means, not its language ("спасибо" sits by "شكرا", "dziękuję" by "gracias"): the language is then the
+        one the message was confidently detected in (`detected`), or None (the conversation's)."""
         folded = f" {' '.join(_WORD.findall(text.casefold()))} "
         said = [(language, intent) for phrase, language, intent in _TAGGED
                 if f" {phrase} " in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
@@ -125,9 +125,9 @@ class SmallTalk:
             own = self._model_scores(query_vector)
             heard = max((n for n in own if n in model_cuts), key=lambda n: own[n].max() - model_cuts[n], default=None)
             if heard is not None:
-                return None, _TAGGED[int(np.argmax(own[heard]))][2]
+                scores = own[heard]
         _, language, intent = _TAGGED[int(np.argmax(scores))]
-        return language, intent
+        return detected or None, intent
 
     def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float,
                  model_cuts: dict[str, float] | None = None) -> bool:
