@@ -81,20 +81,24 @@ class SmallTalk:
         self._vectors = None
         self._lock = threading.Lock()
 
-    def _scores(self, query_vector: np.ndarray) -> np.ndarray:
-        """The cosine of the message with each pleasantry (their vectors computed on first use)."""
+    def _pleasantry_vectors(self) -> np.ndarray:
+        """The pleasantries' vectors, computed on first use."""
         if self._vectors is None:
             with self._lock:
                 if self._vectors is None:
                     self._vectors = self.embedder.encode_queries(SMALL_TALK)
-        return self._vectors @ query_vector
+        return self._vectors
+
+    def _scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """The cosine of the message with each pleasantry."""
+        return self._pleasantry_vectors() @ query_vector
 
     def _model_scores(self, query_vector: np.ndarray) -> dict[str, np.ndarray]:
         """Each model's own cosine of the message with each pleasantry (its columns of the combined vectors)."""
-        self._scores(query_vector)
+        vectors = self._pleasantry_vectors()
         out = {}
         for name, first, last in self.models:
-            rows, vector = self._vectors[:, first:last], query_vector[first:last]
+            rows, vector = vectors[:, first:last], query_vector[first:last]
             norms = np.linalg.norm(rows, axis=1) * (float(np.linalg.norm(vector)) or 1.0)
             out[name] = (rows @ vector) / np.where(norms > 0, norms, 1.0)
         return out
@@ -113,7 +117,7 @@ class SmallTalk:
         combined cosine, or, when only one model's own cosine passed its cut, by that model's). The language
         is None for one every language says ("ok"). A pleasantry found by closeness only says what the message
         means, not its language ("спасибо" sits by "شكرا", "dziękuję" by "gracias"): the language is then the
-        one the message was confidently detected in (`detected`), or None (the conversation's)."""
+        one the message was confidently detected in (`detected`), else None (the conversation's)."""
         folded = f" {' '.join(_WORD.findall(text.casefold()))} "
         said = [(language, intent) for phrase, language, intent in _TAGGED
                 if f" {phrase} " in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
@@ -127,7 +131,7 @@ class SmallTalk:
             if heard is not None:
                 scores = own[heard]
         _, language, intent = _TAGGED[int(np.argmax(scores))]
-        return detected or None, intent
+        return (detected or None) if language else None, intent
 
     def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float,
                  model_cuts: dict[str, float] | None = None) -> bool:
