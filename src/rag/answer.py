@@ -26,12 +26,7 @@ from .retrieval.words import ANSWER_TYPES, answer_types, expand_query
 MIN_SENTENCE_CHARS = 25  # a bare heading ("Le financement") answers nothing
 _LABELLED_FACT = re.compile(r":\s*\S*[\d@]|https?:|www\.")  # a label followed by a figure, address or link
 SHORT_LINE_CHARS = 60    # below this, a line without a full stop, figure or address is a heading
-# A cited passage whose score is this far below the best one's is left out: it would add noise, not an answer.
-# On the dev split (206-question set), answer accuracy was 0.864 / 0.889 / 0.901 / 0.901 at 0.1 / 0.2 / 0.3 / none.
-MAX_SCORE_GAP = 0.3
 
-# A sentence holding the kind of fact asked for (see retrieval.words.ANSWER_TYPES) is preferred as the answer.
-ANSWER_TYPE_BONUS = 0.25
 
 @dataclass(frozen=True)
 class Citation:
@@ -121,7 +116,7 @@ def score_units(hits: list[Hit], index: Index, query_vector: np.ndarray, context
                 kinds: frozenset[str] | None = None, unread: Borrowing | None = None) -> Quotes:
     """The quotable units of the best passages, scored by the sentence model; `drop`: signal groups an
     ablation leaves out; `extra`: the induced lexicon's words for the question (lexicon.py); `kinds`: the
-    kind of fact asked (retrieval.asked_kinds), by default read from `context`; `unread`: the models whose
+    kind of fact asked (retrieval.words.asked_kinds), by default read from `context`; `unread`: the models whose
     cosines another's stand in for (a language they never learnt, retrieval.Borrowing)."""
     kinds = answer_types(context) if kinds is None else kinds
     units, features, names = sentence_candidates(hits, index, query_vector, context, sentence_tokens, signals, drop,
