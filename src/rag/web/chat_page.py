@@ -136,5 +136,4 @@ if (!window.ragChat) {
 }
 """ % (json.dumps(_LABELS, ensure_ascii=False), json.dumps(sorted(i18n.RTL)))
 
-PAGE_JS = "() => {" + _SETUP + "}"
 SET_LANGUAGE_JS = "(code) => {" + _SETUP + "window.ragChat.setLanguage(code); return [];}"
