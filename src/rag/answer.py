@@ -228,9 +228,8 @@ def sentence_candidates(hits: list[Hit], index: Index, query_vector: np.ndarray,
     if index.sentence_context_vectors is not None:   # the line read after its page title and section
         # a model that does not read the question's language borrows another's cosines over every line (unread)
         lines = rows if unread is None else slice(None)
-        context_cosines = {model: np.asarray((index.sentence_context_vectors[lines, first:last] @ query_vector[first:last])
-                                             * len(index.models), dtype=np.float64)
-                           for model, first, last in index.models}
+        context_cosines = {model: np.asarray(values, dtype=np.float64) for model, values in
+                           index.cosines(index.sentence_context_vectors, query_vector, lines).items()}
         if unread is not None:
             context_cosines = {m: values[rows] for m, values in unread.apply(context_cosines, "context").items()}
         for model, values in context_cosines.items():

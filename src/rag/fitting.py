@@ -160,13 +160,9 @@ def fit_cosine_scales(assistant, items) -> dict[str, list[float]]:
         text, language, search_text, query = _gold(assistant, item)
         if assistant.unread(language) is not None:
             continue
-        for model, first, last in index.models:
-            cosines = {"chunk": index.chunk_vectors[:, first:last] @ query[first:last],
-                       "sentence_all": index.sentence_vectors[:, first:last] @ query[first:last]}
-            if index.sentence_context_vectors is not None:
-                cosines["context"] = index.sentence_context_vectors[:, first:last] @ query[first:last]
-            for kind, values in cosines.items():
-                values = values * len(index.models)
+        for kind, vectors in (("chunk", index.chunk_vectors), ("sentence_all", index.sentence_vectors),
+                              ("context", index.sentence_context_vectors)):
+            for model, values in (index.cosines(vectors, query) if vectors is not None else {}).items():
                 found.setdefault(f"{model}|{kind}", []).append((float(values.mean()), float(values.std())))
     return {key: [round(float(np.mean([m for m, _ in pairs])), 6), round(float(np.mean([s for _, s in pairs])), 6)]
             for key, pairs in found.items()}

@@ -52,6 +52,13 @@ class Index:
             start += int(model["dimension"])
         return spans
 
+    def cosines(self, vectors: np.ndarray, query: np.ndarray, rows=slice(None)) -> dict[str, np.ndarray]:
+        """Each model's cosine of `query` (a combined vector) with `vectors[rows]` (rows of the stored combined
+        vectors): the inner product of its columns, times the number of models, since combined vectors are
+        scaled by 1/sqrt(m) on both sides (embedding.CombinedEmbedder)."""
+        scale = len(self.models)
+        return {name: (vectors[rows, first:last] @ query[first:last]) * scale for name, first, last in self.models}
+
     @cached_property
     def sentence_hubness(self) -> dict[str, np.ndarray]:
         """Per model, each sentence's mean cosine with its HUB_NEIGHBOURS closest passages. A "hub", close to

@@ -136,24 +136,20 @@ class Retriever:
         columns, names = [], []
         per_model = {}
         dense = np.zeros(n, dtype=np.float32)
-        if same_vector is not None:
+        if same_vector is not None:   # the models' cosines and columns as that reading computed them
             per_model, dense = same_vector.per_model, same_vector.dense
             columns.append(same_vector.features[:, :same_vector.dense_columns])
             names += same_vector.names[:same_vector.dense_columns]
-        for name, first, last in ([] if same_vector is not None else self.models):
-            scale = len(self.models)   # combined vectors are scaled by 1/sqrt(m) on both sides
-            q = query_vector[first:last]
-            per_model[name] = {"chunk": (index.chunk_vectors[:, first:last] @ q) * scale,
-                               "sentence_all": (index.sentence_vectors[:, first:last] @ q) * scale}
-        if same_vector is None and unread is not None:
-            for key in ("chunk", "sentence_all"):
-                for name, values in unread.apply({m: parts[key] for m, parts in per_model.items()}, key).items():
-                    per_model[name][key] = values
-        for name, first, last in ([] if same_vector is not None else self.models):
-            chunk, sentence_all = per_model[name]["chunk"], per_model[name]["sentence_all"]
+            chunks = lines = {}
+        else:
+            chunks, lines = index.cosines(index.chunk_vectors, query_vector), index.cosines(index.sentence_vectors, query_vector)
+            if unread is not None:
+                chunks, lines = unread.apply(chunks, "chunk"), unread.apply(lines, "sentence_all")
+        for name in chunks:
+            chunk, sentence_all = chunks[name], lines[name]
             sentence = np.full(n, -1.0, dtype=np.float32)
             np.maximum.at(sentence, index.sentence_chunk, sentence_all)
-            per_model[name]["sentence"] = sentence
+            per_model[name] = {"chunk": chunk, "sentence": sentence, "sentence_all": sentence_all}
             dense += (chunk + sentence) / (2 * len(self.models))
             for group, values in (("chunk", chunk), ("sentence", sentence)):
                 if group in options.drop:
