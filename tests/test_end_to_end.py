@@ -293,3 +293,15 @@ def test_a_thanks_the_interface_has_no_words_for_is_answered_in_the_conversation
     answer = real_assistant.ask(message, history=["How much is the Erasmus grant per month?"])
     assert answer.small_talk and answer.citations == []
     assert answer.answer.startswith("You're welcome"), answer.answer
+
+
+@pytest.mark.parametrize("message, language", [("hey, can you help me?", "en"), ("tu peux m'aider stp ?", "fr"),
+                                               ("¿puedo hacerte una pregunta?", "es"), ("我有问题想问你", "zh")])
+def test_a_request_for_help_with_no_subject_is_not_answered_from_the_previous_topic(real_assistant, message, language):
+    """Read with the previous question, "can you help me?" got the grant amounts again. It says nothing the texts
+    could answer: the reply asks what the student would like to know, in their language, with no passage."""
+    from rag.language import message as framing
+
+    answer = real_assistant.ask(message, history=["How much is the Erasmus grant per month?"])
+    assert answer.small_talk and answer.citations == [] and "€" not in answer.answer
+    assert answer.answer == framing(language, "small_talk_help")

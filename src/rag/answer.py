@@ -276,11 +276,12 @@ def emphasise(text: str, wanted: frozenset[str]) -> str:
     return text
 
 
-SMALL_TALK_MESSAGES = {"hello": "small_talk_hello", "bye": "small_talk_bye"}   # thanks, ok: "small_talk"
+SMALL_TALK_MESSAGES = {"hello": "small_talk_hello", "bye": "small_talk_bye", "help": "small_talk_help"}   # thanks, ok: "small_talk"
 
 
 def small_talk_reply(question: str, language: str, intent: str = "thanks") -> Answer:
-    """'thanks!' -> a short reply in the asker's language, no passage; a greeting or a goodbye gets its own."""
+    """'thanks!' -> a short reply in the asker's language, no passage; a greeting, a goodbye or a request for
+    help ('can you help me?': what would you like to know?) gets its own."""
     text = message(language, SMALL_TALK_MESSAGES.get(intent, "small_talk"))
     return Answer(question=question, language=language, answer=text, abstained=False,
                   citations=[], confidence=1.0, small_talk=True)

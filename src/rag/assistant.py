@@ -112,9 +112,10 @@ class Assistant:
         threshold = self.threshold if threshold is None else threshold
         text, language, previous, vectors = self.prepare(question, history)
         t_embed = time.perf_counter()
-        if self.small_talk(text, language, vectors[0]):
-            said_in, intent = self.pleasantries.reading(text, vectors[0], self.fitted.info.get("small_talk_model_cuts"),
-                                                        self.small_talk_cut, detect_language(text, fallback=""))
+        detected = detect_language(text, fallback="")   # "" when not sure: small talk is often too short to tell
+        if self.small_talk(text, language, vectors[0], detected):
+            said_in, intent = self.pleasantries.reading(text, vectors[0], self.model_cuts(detected),
+                                                        self.small_talk_cut, detected)
             answer = small_talk_reply(text, said_in or language, intent)
             t_search = t_done = time.perf_counter()
         else:
@@ -227,9 +228,23 @@ class Assistant:
     def small_talk_cut(self) -> float:
         return self.fitted.info.get("small_talk_similarity", SMALL_TALK_SIMILARITY)
 
-    def small_talk(self, text: str, language: str, query: np.ndarray) -> bool:
-        return self.pleasantries(text, language, query, self.small_talk_cut,
-                                 self.fitted.info.get("small_talk_model_cuts"))
+    def small_talk(self, text: str, language: str, query: np.ndarray, detected: str | None = None) -> bool:
+        """`detected`: the message's language when detected with confidence ("" when not; None: detect it)."""
+        detected = detect_language(text, fallback="") if detected is None else detected
+        return self.pleasantries(text, language, query, self.small_talk_cut, self.model_cuts(detected))
+
+    def model_cuts(self, detected: str) -> dict[str, float] | None:
+        """Each model's own small-talk cut, heard where one model never learnt the message's language (then only
+        the models that read it: the others' cosines are noise), or where the language is not sure ("धन्यवाद!",
+        "ahoj"): there the combined cosine is dragged down by the model that does not read it. In a language
+        every model reads, the combined cosine alone decides: e5's own cosines sit in a narrow band ("can you
+        help me with my visa?" is 0.92 from "can you help me", "hey, can you help me?" 0.97), so its cut would
+        take requests with a subject for small talk."""
+        cuts = self.fitted.info.get("small_talk_model_cuts")
+        unread = getattr(self.embedder, "unread", lambda _: {})(detected) if detected else {}
+        if not cuts or (detected and not unread):
+            return None
+        return {name: cut for name, cut in cuts.items() if name not in unread}
 
     def confidence(self, text: str, search_text: str, language: str, hits: list[Hit], signals: Signals,
                    quotes: Quotes | None = None) -> float:

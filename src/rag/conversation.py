@@ -22,26 +22,35 @@ import numpy as np
 
 # The pleasantries small talk is recognised by, by language and by what they say. The models are multilingual,
 # but they place some greetings far from their English ones ("مع السلامة", goodbye: 0.56 from "goodbye"), so
-# hello, thanks, goodbye and ok are given in each language of the interface (the languages of src/rag/locale).
+# hello, thanks, goodbye, ok and a request for help with no subject of its own ("can you help me?", "I have a
+# question": read with the previous question, it got that question's passage again) are given in each language
+# of the interface (the languages of src/rag/locale).
 # The reply is in the language of the pleasantry said ("cool, bye" after a French question gets English); those
 # every language says ("ok", "cool") leave the asker's language as detected (None).
 PLEASANTRIES = {
     None: {"ok": ["ok", "okay, great", "cool"]},
     "en": {"thanks": ["thanks", "thank you very much", "great, that helps"], "hello": ["hello", "hi there", "good morning"],
-           "bye": ["bye", "goodbye"], "ok": ["perfect"]},
-    "fr": {"thanks": ["merci"], "hello": ["bonjour", "salut"], "bye": ["au revoir"], "ok": ["d'accord"]},
-    "es": {"thanks": ["gracias"], "hello": ["hola"], "bye": ["adiós"], "ok": ["vale"]},
-    "pt": {"thanks": ["obrigado"], "hello": ["olá"], "bye": ["tchau"], "ok": ["tudo bem"]},
-    "de": {"thanks": ["danke"], "hello": ["hallo"], "bye": ["tschüss"], "ok": ["alles klar"]},
-    "it": {"thanks": ["grazie"], "hello": ["ciao"], "bye": ["arrivederci"], "ok": ["va bene"]},
-    "ar": {"thanks": ["شكرا"], "hello": ["مرحبا"], "bye": ["مع السلامة"], "ok": ["حسنا"]},
-    "zh": {"thanks": ["谢谢"], "hello": ["你好"], "bye": ["再见"], "ok": ["好的"]},
+           "bye": ["bye", "goodbye"], "ok": ["perfect"], "help": ["can you help me", "i have a question", "one more question"]},
+    "fr": {"thanks": ["merci"], "hello": ["bonjour", "salut"], "bye": ["au revoir"], "ok": ["d'accord"],
+           "help": ["pouvez-vous m'aider", "j'ai une question", "encore une question"]},
+    "es": {"thanks": ["gracias"], "hello": ["hola"], "bye": ["adiós"], "ok": ["vale"],
+           "help": ["puedes ayudarme", "tengo una pregunta", "otra pregunta"]},
+    "pt": {"thanks": ["obrigado"], "hello": ["olá"], "bye": ["tchau"], "ok": ["tudo bem"],
+           "help": ["você pode me ajudar", "tenho uma pergunta", "mais uma pergunta"]},
+    "de": {"thanks": ["danke"], "hello": ["hallo"], "bye": ["tschüss"], "ok": ["alles klar"],
+           "help": ["können Sie mir helfen", "ich habe eine Frage", "noch eine Frage"]},
+    "it": {"thanks": ["grazie"], "hello": ["ciao"], "bye": ["arrivederci"], "ok": ["va bene"],
+           "help": ["mi può aiutare", "ho una domanda", "un'altra domanda"]},
+    "ar": {"thanks": ["شكرا"], "hello": ["مرحبا"], "bye": ["مع السلامة"], "ok": ["حسنا"],
+           "help": ["هل يمكنك مساعدتي", "لدي سؤال", "سؤال آخر"]},
+    "zh": {"thanks": ["谢谢"], "hello": ["你好"], "bye": ["再见"], "ok": ["好的"], "help": ["你能帮我吗", "我有一个问题", "还有一个问题"]},
 }
 _TAGGED = [(phrase, language, intent) for language, intents in PLEASANTRIES.items()
            for intent, phrases in intents.items() for phrase in phrases]
 SMALL_TALK = [phrase for phrase, _, _ in _TAGGED]
-# When a message says several ("ok, thanks, bye"), the reply answers the one that ends a conversation first.
-INTENT_ORDER = ("bye", "thanks", "hello", "ok")
+# When a message says several ("ok, thanks, bye"), the reply answers a request for help first ("thanks! I have
+# another question"), then the one that ends a conversation.
+INTENT_ORDER = ("help", "bye", "thanks", "hello", "ok")
 # Cosine with the closest pleasantry from which a short message is small talk, when nothing was fitted for
 # the embedder; `rag eval --fit` chooses it on the training split (each model has its own spread of cosines).
 SMALL_TALK_SIMILARITY = 0.7
@@ -103,6 +112,11 @@ class SmallTalk:
             out[name] = (rows @ vector) / np.where(norms > 0, norms, 1.0)
         return out
 
+    def _partial(self, model_cuts: dict[str, float] | None) -> bool:
+        """Whether `model_cuts` leaves a model out: one that never learnt the message's language, whose cosines
+        are noise, so that only the others' own cosines are read (Assistant.model_cuts)."""
+        return bool(model_cuts) and bool(self.models) and set(model_cuts) < {name for name, _, _ in self.models}
+
     def similarity(self, query_vector: np.ndarray) -> float:
         return float(self._scores(query_vector).max())
 
@@ -114,18 +128,20 @@ class SmallTalk:
                 threshold: float | None = None, detected: str | None = None) -> tuple[str | None, str]:
         """(language, what it says: thanks, hello, bye, ok) of the pleasantries the message says in words
         ("cool, bye" -> English goodbye: the models place it by "cool"), else of the closest one (by the
-        combined cosine, or, when only one model's own cosine passed its cut, by that model's). The language
+        combined cosine, or, when only one model's own cosine passed its cut or one model does not read the
+        message's language, by the own cosine of the model heard best). The language
         is None for one every language says ("ok"). A pleasantry found by closeness only says what the message
         means, not its language ("спасибо" sits by "شكرا", "dziękuję" by "gracias"): the language is then the
         one the message was confidently detected in (`detected`), else None (the conversation's)."""
         folded = f" {' '.join(_WORD.findall(text.casefold()))} "
         said = [(language, intent) for phrase, language, intent in _TAGGED
-                if f" {phrase} " in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
+                if f" {' '.join(_WORD.findall(phrase.casefold()))} " in folded
+                or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
         if said:
             language = next((language for language, _ in said if language), None)
             return language, min((intent for _, intent in said), key=INTENT_ORDER.index)
         scores = self._scores(query_vector)
-        if threshold is not None and scores.max() < threshold and model_cuts:
+        if model_cuts and (self._partial(model_cuts) or (threshold is not None and scores.max() < threshold)):
             own = self._model_scores(query_vector)
             heard = max((n for n in own if n in model_cuts), key=lambda n: own[n].max() - model_cuts[n], default=None)
             if heard is not None:
@@ -136,10 +152,11 @@ class SmallTalk:
     def __call__(self, text: str, language: str, query_vector: np.ndarray, threshold: float,
                  model_cuts: dict[str, float] | None = None) -> bool:
         """`threshold`: the fitted cut of the combined cosine for this embedder (fitted.py), SMALL_TALK_SIMILARITY
-        without one; `model_cuts`: each model's own fitted cut: any of them passed is enough."""
+        without one; `model_cuts`: each model's own fitted cut: any of them passed is enough. When they leave a
+        model out (it never learnt the message's language), the combined cosine is not read."""
         if content_words(text, language) > SMALL_TALK_MAX_CONTENT_WORDS:
             return False
-        if self.similarity(query_vector) >= threshold:
+        if not self._partial(model_cuts) and self.similarity(query_vector) >= threshold:
             return True
         own = self.model_similarities(query_vector) if model_cuts else {}
         return any(own[name] >= cut for name, cut in (model_cuts or {}).items() if name in own)

@@ -55,7 +55,7 @@ def detect_language(text: str, fallback: str = FALLBACK) -> str:
 
 # Framing words of an answer, from the one message catalogue (i18n.py: gettext, src/rag/locale/*/rag.po)
 # that the chat's interface uses too. Where a language is missing, English is used.
-FRAMING = ("also", "abstain", "contact", "small_talk", "small_talk_hello", "small_talk_bye", "sources")
+FRAMING = ("also", "abstain", "contact", "small_talk", "small_talk_hello", "small_talk_bye", "small_talk_help", "sources")
 MESSAGES = {lang: {key: i18n.text(lang, f"answer.{key}") for key in FRAMING} for lang in i18n.LANGUAGES}
 
 
