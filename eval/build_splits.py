@@ -18,7 +18,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SOURCES = ["student_answerable.jsonl", "student_out_of_scope.jsonl", "student_conversations.jsonl",
            "student_answerable_2.jsonl", "student_out_of_scope_2.jsonl", "student_conversations_2.jsonl",
-           "student_conversations_3.jsonl", "student_questions_4.jsonl"]
+           "student_conversations_3.jsonl", "student_questions_4.jsonl",
+           # session 14: short second turns, of three kinds the earlier sets had few of: a request for help with
+           # no subject ("can you help me?"), a short new topic (answered or not), a short follow-up
+           "student_conversations_14.jsonl"]
 # Kept out of the splits on purpose: a check of the conversation handling written after it was built, without
 # the topic-change markers of the earlier sets (`rag eval --dataset eval/sources/student_conversations_4.jsonl`).
 OUTSIDE = ["student_conversations_4.jsonl"]
