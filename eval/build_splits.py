@@ -33,6 +33,10 @@ OUTSIDE += ["student_questions_8.jsonl"]
 # Hindi and Romanian, four languages USE was never trained on: how the assistant reads a language one of its
 # models does not (`rag eval --dataset eval/sources/translated_unread_languages_13.jsonl`).
 OUTSIDE += ["translated_unread_languages_13.jsonl"]
+# And 60 two-turn conversations written in session 14 by another writer, also from the texts alone: 20 requests for
+# help with no subject, 20 short new topics, 20 short follow-ups (`rag eval --dataset
+# eval/sources/student_conversations_help_14.jsonl`).
+OUTSIDE += ["student_conversations_help_14.jsonl"]
 SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
 
 
