@@ -30,7 +30,8 @@ import numpy as np
 PLEASANTRIES = {
     None: {"ok": ["ok", "okay, great", "cool"]},
     "en": {"thanks": ["thanks", "thank you very much", "great, that helps"], "hello": ["hello", "hi there", "good morning"],
-           "bye": ["bye", "goodbye"], "ok": ["perfect"], "help": ["can you help me", "i have a question", "one more question"]},
+           "bye": ["bye", "goodbye"], "ok": ["perfect"],
+           "help": ["can you help me", "i have a question", "one more question"]},
     "fr": {"thanks": ["merci"], "hello": ["bonjour", "salut"], "bye": ["au revoir"], "ok": ["d'accord"],
            "help": ["pouvez-vous m'aider", "j'ai une question", "encore une question"]},
     "es": {"thanks": ["gracias"], "hello": ["hola"], "bye": ["adiós"], "ok": ["vale"],
@@ -43,7 +44,8 @@ PLEASANTRIES = {
            "help": ["mi può aiutare", "ho una domanda", "un'altra domanda"]},
     "ar": {"thanks": ["شكرا"], "hello": ["مرحبا"], "bye": ["مع السلامة"], "ok": ["حسنا"],
            "help": ["هل يمكنك مساعدتي", "لدي سؤال", "سؤال آخر"]},
-    "zh": {"thanks": ["谢谢"], "hello": ["你好"], "bye": ["再见"], "ok": ["好的"], "help": ["你能帮我吗", "我有一个问题", "还有一个问题"]},
+    "zh": {"thanks": ["谢谢"], "hello": ["你好"], "bye": ["再见"], "ok": ["好的"],
+           "help": ["你能帮我吗", "我有一个问题", "还有一个问题"]},
 }
 _TAGGED = [(phrase, language, intent) for language, intents in PLEASANTRIES.items()
            for intent, phrases in intents.items() for phrase in phrases]
