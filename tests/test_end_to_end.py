@@ -279,20 +279,27 @@ def test_a_question_in_a_language_one_model_never_learnt_is_read_by_the_model_th
 def test_thanks_in_a_language_one_model_never_learnt_is_small_talk_not_a_passage(real_assistant, message):
     """USE never learnt Vietnamese, Czech or Romanian: its cosine with "thanks" is low and dragged the combined
     one under the cut, so "děkuji!" got a recruitment passage. e5's own cosine, with its own fitted cut, hears
-    the thanks; the reply is in the message's language, English where the interface has no words for it."""
+    the thanks; the reply is in the message's language (Vietnamese has a catalogue since session 14), English
+    where the interface has no words for it."""
     from rag.language import message as framing
 
     answer = real_assistant.ask(message)
     assert answer.small_talk and answer.citations == [] and not answer.abstained
-    assert answer.answer == framing(answer.language, "small_talk") == framing("en", "small_talk")
+    assert answer.answer == framing(answer.language, "small_talk")
+    assert answer.answer == framing("en", "small_talk") if message != "cảm ơn bạn!" else answer.language == "vi"
 
 
-@pytest.mark.parametrize("message", ["спасибо!", "dziękuję"])
-def test_a_thanks_the_interface_has_no_words_for_is_answered_in_the_conversation_language(real_assistant, message):
-    # the models place "спасибо" by "شكرا" and "dziękuję" by "gracias": what it means, not the language to reply in
+@pytest.mark.parametrize("message, language", [("спасибо!", "en"), ("dziękuję", "pl")])
+def test_a_thanks_said_by_closeness_is_answered_in_its_detected_language_or_the_conversations(real_assistant, message,
+                                                                                           language):
+    # the models place "спасибо" by "شكرا" and "dziękuję" by "gracias": what it means, not the language to reply
+    # in. "dziękuję" is confidently Polish, which has a catalogue since session 14; "спасибо!" alone is too short
+    # to tell, so the conversation's language answers.
+    from rag.language import message as framing
+
     answer = real_assistant.ask(message, history=["How much is the Erasmus grant per month?"])
     assert answer.small_talk and answer.citations == []
-    assert answer.answer.startswith("You're welcome"), answer.answer
+    assert answer.answer == framing(language, "small_talk"), answer.answer
 
 
 @pytest.mark.parametrize("message, language", [("hey, can you help me?", "en"), ("tu peux m'aider stp ?", "fr"),

@@ -18,7 +18,8 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "rag"
 # The languages the interface and the answers' framing speak, by their own names (the language menu).
 LANGUAGES = {"en": "English", "fr": "Français", "es": "Español", "pt": "Português", "de": "Deutsch",
-             "it": "Italiano", "ar": "العربية", "zh": "中文"}
+             "it": "Italiano", "ar": "العربية", "zh": "中文", "ru": "Русский", "tr": "Türkçe", "pl": "Polski",
+             "nl": "Nederlands", "vi": "Tiếng Việt", "ja": "日本語", "ko": "한국어"}
 DEFAULT = "en"
 RTL = frozenset({"ar"})
 
