@@ -30,7 +30,8 @@ def catalogue(language: str) -> gettext.NullTranslations:
     english = gettext.translation(DOMAIN, LOCALE_DIR, languages=[DEFAULT])
     if language == DEFAULT or language not in LANGUAGES:
         return english
-    table = gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])
+    # fallback: a language listed before its .mo is compiled reads English (`python -m rag.i18n` can run)
+    table = gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
     table.add_fallback(english)
     return table
 
