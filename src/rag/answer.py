@@ -276,7 +276,8 @@ def emphasise(text: str, wanted: frozenset[str]) -> str:
     return text
 
 
-SMALL_TALK_MESSAGES = {"hello": "small_talk_hello", "bye": "small_talk_bye", "help": "small_talk_help"}   # thanks, ok: "small_talk"
+# thanks, ok: "small_talk"
+SMALL_TALK_MESSAGES = {"hello": "small_talk_hello", "bye": "small_talk_bye", "help": "small_talk_help"}
 
 
 def small_talk_reply(question: str, language: str, intent: str = "thanks") -> Answer:

@@ -187,11 +187,15 @@ class Assistant:
     def unread(self, language: str, options: RetrievalOptions | None = None) -> Borrowing | None:
         """Which of the embedder's models do not read `language`, and the model whose cosines stand in for
         theirs (retrieval.Borrowing); None when every model reads it, or none does (or an ablation says so)."""
-        readers = getattr(self.embedder, "unread", lambda _: {})(language)
+        readers = self._not_reading(language)
         if not readers or "borrow" in (options or self.retriever.options).drop:
             return None
         scales = {key: tuple(value) for key, value in self.fitted.info.get("cosine_scales", {}).items()}
         return Borrowing(readers, scales)
+
+    def _not_reading(self, language: str) -> dict[str, str]:
+        """The embedder's models that never learnt `language` -> the model that reads it ({} with one model)."""
+        return getattr(self.embedder, "unread", lambda _: {})(language)
 
     def readings(self, text: str, language: str, previous: str | None, vectors: np.ndarray,
                  options: RetrievalOptions | None = None) -> tuple[Reading, Reading | None, float]:
@@ -241,7 +245,7 @@ class Assistant:
         help me with my visa?" is 0.92 from "can you help me", "hey, can you help me?" 0.97), so its cut would
         take requests with a subject for small talk."""
         cuts = self.fitted.info.get("small_talk_model_cuts")
-        unread = getattr(self.embedder, "unread", lambda _: {})(detected) if detected else {}
+        unread = self._not_reading(detected) if detected else {}
         if not cuts or (detected and not unread):
             return None
         return {name: cut for name, cut in cuts.items() if name not in unread}

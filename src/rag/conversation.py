@@ -50,6 +50,9 @@ PLEASANTRIES = {
 _TAGGED = [(phrase, language, intent) for language, intents in PLEASANTRIES.items()
            for intent, phrases in intents.items() for phrase in phrases]
 SMALL_TALK = [phrase for phrase, _, _ in _TAGGED]
+_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+# each pleasantry as a message's words are matched: " can you help me " (cased and punctuated as typed)
+_FOLDED = [f" {' '.join(_WORD.findall(phrase.casefold()))} " for phrase in SMALL_TALK]
 # When a message says several ("ok, thanks, bye"), the reply answers a request for help first ("thanks! I have
 # another question"), then the one that ends a conversation.
 INTENT_ORDER = ("help", "bye", "thanks", "hello", "ok")
@@ -58,7 +61,6 @@ INTENT_ORDER = ("help", "bye", "thanks", "hello", "ok")
 SMALL_TALK_SIMILARITY = 0.7
 SMALL_TALK_MAX_CONTENT_WORDS = 4
 _SCRIPT_WITHOUT_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
-_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 
 
 @lru_cache(maxsize=64)
@@ -136,9 +138,8 @@ class SmallTalk:
         means, not its language ("спасибо" sits by "شكرا", "dziękuję" by "gracias"): the language is then the
         one the message was confidently detected in (`detected`), else None (the conversation's)."""
         folded = f" {' '.join(_WORD.findall(text.casefold()))} "
-        said = [(language, intent) for phrase, language, intent in _TAGGED
-                if f" {' '.join(_WORD.findall(phrase.casefold()))} " in folded
-                or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
+        said = [(language, intent) for (phrase, language, intent), words in zip(_TAGGED, _FOLDED)
+                if words in folded or (_SCRIPT_WITHOUT_SPACES.search(phrase) and phrase in text)]
         if said:
             language = next((language for language, _ in said if language), None)
             return language, min((intent for _, intent in said), key=INTENT_ORDER.index)

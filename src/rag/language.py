@@ -3,6 +3,7 @@ framing words of an answer in that language."""
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -42,20 +43,28 @@ def _identifier():
 
 def detect_language(text: str, fallback: str = FALLBACK) -> str:
     """ISO 639-1 code of `text`. 'Où candidater en master 1 ?' -> 'fr'; 'PAEH ?' -> fallback."""
+    return _detected(text) or fallback
+
+
+@functools.lru_cache(maxsize=1024)
+def _detected(text: str) -> str:
+    """`text`'s language, or "" when the detector is not sure (cached: answering a question asks twice, with and
+    without a fallback)."""
     if len(_CJK.findall(text)) >= 2:
         return "ja" if re.search(r"[\u3040-\u30ff]", text) else "zh"
     if len(_ARABIC.findall(text)) >= 2:
         return "ar"
     if len(_LETTERS.findall(text)) < 3:
-        return fallback
+        return ""
     language, probability = _identifier().classify(text)
     needed = MIN_CONFIDENCE_FR_EN if language in ("fr", "en") else MIN_CONFIDENCE
-    return language if probability >= needed else fallback
+    return language if probability >= needed else ""
 
 
 # Framing words of an answer, from the one message catalogue (i18n.py: gettext, src/rag/locale/*/rag.po)
 # that the chat's interface uses too. Where a language is missing, English is used.
-FRAMING = ("also", "abstain", "contact", "small_talk", "small_talk_hello", "small_talk_bye", "small_talk_help", "sources")
+FRAMING = ("also", "abstain", "contact", "small_talk", "small_talk_hello", "small_talk_bye", "small_talk_help",
+           "sources")
 MESSAGES = {lang: {key: i18n.text(lang, f"answer.{key}") for key in FRAMING} for lang in i18n.LANGUAGES}
 
 
