@@ -29,7 +29,7 @@ import numpy as np
 # every language says ("ok", "cool") leave the asker's language as detected (None).
 PLEASANTRIES = {
     None: {"ok": ["ok", "okay, great", "cool"]},
-    "en": {"thanks": ["thanks", "thank you very much", "great, that helps"], "hello": ["hello", "hi there", "good morning"],
+    "en": {"thanks": ["thanks", "thank you very much", "great, that helps"], "hello": ["hello", "hi there", "good morning", "how are you"],
            "bye": ["bye", "goodbye"], "ok": ["perfect"],
            "help": ["can you help me", "i have a question", "one more question"]},
     "fr": {"thanks": ["merci"], "hello": ["bonjour", "salut"], "bye": ["au revoir"], "ok": ["d'accord"],
@@ -46,6 +46,20 @@ PLEASANTRIES = {
            "help": ["هل يمكنك مساعدتي", "لدي سؤال", "سؤال آخر"]},
     "zh": {"thanks": ["谢谢"], "hello": ["你好"], "bye": ["再见"], "ok": ["好的"],
            "help": ["你能帮我吗", "我有一个问题", "还有一个问题"]},
+    "ru": {"thanks": ["спасибо"], "hello": ["привет", "здравствуйте"], "bye": ["до свидания"], "ok": ["хорошо"],
+           "help": ["можете мне помочь", "у меня вопрос", "ещё один вопрос"]},
+    "tr": {"thanks": ["teşekkürler"], "hello": ["merhaba"], "bye": ["hoşça kal"], "ok": ["tamam"],
+           "help": ["bana yardım eder misiniz", "bir sorum var", "bir sorum daha var"]},
+    "pl": {"thanks": ["dziękuję"], "hello": ["cześć", "dzień dobry"], "bye": ["do widzenia"], "ok": ["w porządku"],
+           "help": ["czy możesz mi pomóc", "mam pytanie", "jeszcze jedno pytanie"]},
+    "nl": {"thanks": ["bedankt"], "hello": ["hallo"], "bye": ["tot ziens"], "ok": ["prima"],
+           "help": ["kun je me helpen", "ik heb een vraag", "nog een vraag"]},
+    "vi": {"thanks": ["cảm ơn"], "hello": ["xin chào"], "bye": ["tạm biệt"], "ok": ["được rồi"],
+           "help": ["bạn có thể giúp tôi không", "tôi có một câu hỏi", "còn một câu hỏi nữa"]},
+    "ja": {"thanks": ["ありがとう"], "hello": ["こんにちは"], "bye": ["さようなら"], "ok": ["わかりました"],
+           "help": ["手伝ってもらえますか", "質問があります", "もう一つ質問があります"]},
+    "ko": {"thanks": ["감사합니다"], "hello": ["안녕하세요"], "bye": ["안녕히 계세요"], "ok": ["알겠습니다"],
+           "help": ["도와줄 수 있어요", "질문이 있어요", "질문 하나 더 있어요"]},
 }
 _TAGGED = [(phrase, language, intent) for language, intents in PLEASANTRIES.items()
            for intent, phrases in intents.items() for phrase in phrases]
