@@ -261,7 +261,9 @@ def test_opening_hours_the_texts_give_are_still_answered(real_assistant):
 
 def test_a_question_in_a_language_one_model_never_learnt_is_read_by_the_model_that_did(real_assistant):
     """USE was trained on 16 languages, Vietnamese not among them: its cosines for a Vietnamese question are
-    noise. e5's stand in for them, on USE's scale, and the grant question leads with the monthly amounts."""
+    noise. e5's stand in for them, on USE's scale, and the grant question leads with the monthly amounts. (Since
+    "bao nhiêu tiền" is read as asking for an amount, USE's noise alone no longer leads with another passage,
+    but the passage that answers ranks lower, and the answer is less sure.)"""
     question = "Học bổng Erasmus mỗi tháng được bao nhiêu tiền?"   # how much is the Erasmus grant a month?
     answer = real_assistant.ask(question)
     assert answer.language == "vi" and not answer.abstained
@@ -272,7 +274,7 @@ def test_a_question_in_a_language_one_model_never_learnt_is_read_by_the_model_th
         noisy = real_assistant.ask(question)
     finally:
         real_assistant.unread = unread
-    assert "210€" not in noisy.answer.split("\n")[0]
+    assert noisy.retrieved[0].chunk.id != answer.retrieved[0].chunk.id and noisy.confidence < answer.confidence
 
 
 @pytest.mark.parametrize("message", ["cảm ơn bạn!", "děkuji!", "mulțumesc!"])
@@ -302,6 +304,23 @@ def test_a_pleasantry_is_answered_in_its_language_or_the_conversations(real_assi
     assert answer.small_talk and answer.citations == []
     reply = "small_talk_hello" if message == "xin chào" else "small_talk"
     assert answer.answer == framing(language, reply), answer.answer
+
+
+@pytest.mark.parametrize("question", ["Сколько стоит сертификат TOEIC в UPHF?", "TOEIC sınavı UPHF'de ne kadar?",
+                                      "Ile kosztuje egzamin TOEIC na UPHF?", "Hoeveel kost het TOEIC-examen aan de UPHF?",
+                                      "UPHF の TOEIC 試験はいくらですか？"])
+def test_a_price_the_texts_never_give_is_refused_in_every_interface_language(real_assistant, question):
+    # The texts describe the TOEIC but give no price. A price asked in Russian, Turkish, Polish, Dutch or Japanese
+    # was not read as a price asked (the kinds of fact knew eight languages' words), so the TOEIC passage was
+    # quoted as if it answered.
+    answer = real_assistant.ask(question)
+    assert answer.abstained and answer.citations == []
+
+
+@pytest.mark.parametrize("question", ["Какой номер телефона BAIP в UPHF для стажировок?", "UPHF BAIP telefon numarası nedir?"])
+def test_a_phone_number_the_texts_give_is_answered_in_every_interface_language(real_assistant, question):
+    answer = real_assistant.ask(question)
+    assert not answer.abstained and "**03 27 51 10 23**" in answer.answer.split("\n")[0], answer.answer
 
 
 @pytest.mark.parametrize("message, language", [("hey, can you help me?", "en"), ("tu peux m'aider stp ?", "fr"),

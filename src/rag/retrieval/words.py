@@ -63,27 +63,36 @@ ANSWER_TYPES = {
     # a sum of money: "how much is the grant", "combien touche-t-on", "cuánto es la beca", "prix", "学费"
     "money": (re.compile(r"\b(how much|montant|amount|cu[aá]nto (?:es|son|vale|cuesta|cobra|dan|pagan|recib\w*)|quant[oa] (?:é|e|è|vale|paga\w*|ricev\w*|receb\w*|d[aã]o|danno)|wie ?viel|wie hoch|betrag|importo|valor|prix|"
                          r"price|prices|co[uû]t\w*|costs?|tarifs?|fees?|precio|cuesta\w*|custa\w*|pre[cç]o|kostet|kosten|preis|"
-                         r"costa\w*|prezzo|combien d'euros)\b|\bcombien\s+(co[uû]t|touch|gagn|pai|pay|donn|re[cç]oi|vaut|rapport|vers)|"
-                         r"多少钱|金额|价格|费用|学费|سعر|تكلفة|تبلغ", re.IGNORECASE),
+                         r"costa\w*|prezzo|combien d'euros|"
+                         # ru, tr, pl, nl, vi
+                         r"сколько стоит|стоимость\w*|цена|сумма|ne kadar|[üu]cret\w*|fiyat\w*|tutar\w*|ile kosztuje|ile wynosi|"
+                         r"koszt\w*|kwota|op[łl]at\w*|hoeveel kost\w*|bedrag|prijs|bao nhi[eê]u ti[eề]n|chi ph[ií]|h[oọ]c ph[ií])\b|\bcombien\s+(co[uû]t|touch|gagn|pai|pay|donn|re[cç]oi|vaut|rapport|vers)|"
+                         r"多少钱|金额|价格|费用|学费|سعر|تكلفة|تبلغ|いくら|金額|費用|料金|学費|얼마|금액|비용|학비|등록금", re.IGNORECASE),
               re.compile(r"\d[\d  .,]*\s*(€|euros?\b)|€\s*\d", re.IGNORECASE)),
     # a number of things: "how many campuses", "combien d'étudiants", "cuántos", "几个"
-    "count": (re.compile(r"\b(how many|combien|cu[aá]nt[oa]s|quant[oa]s|quant[ie]|wie viele)\b|几个|多少(?!钱)|كم عدد", re.IGNORECASE),
+    "count": (re.compile(r"\b(how many|combien|cu[aá]nt[oa]s|quant[oa]s|quant[ie]|wie viele|сколько|ka[çc]|ile (?!ilgili)\w+[óo]w|hoeveel|"
+                        r"bao nhi[eê]u|mấy)\b|几个|多少(?!钱)|كم عدد|いくつ|何人|何校|何か所|몇", re.IGNORECASE),
               re.compile(r"\d")),
     "address": (re.compile(r"\b(e-?mail|courriel|mail|adresse|address|correo|contact\w*|kontakt\w*|contatt\w*|whom?)\b|"
-                           r"\b(qui|quem|qui[eé]n|wer|chi)\b.*\b(contacter|contactar|contattare|kontaktieren|écrire)|البريد|邮件|邮箱|联系", re.IGNORECASE),
+                           r"\b(qui|quem|qui[eé]n|wer|chi)\b.*\b(contacter|contactar|contattare|kontaktieren|écrire)|"
+                           r"\b(почт\w*|адрес\w*|контакт\w*|связаться|e-?posta|adres\w*|ileti[şs]im|napisa[ćc]|"
+                           r"li[eê]n h[eệ]|đ[iị]a ch[iỉ]|dia chi)\b|البريد|邮件|邮箱|联系|メール|アドレス|連絡|이메일|메일|주소|연락", re.IGNORECASE),
                 re.compile(r"@|https?://|www\.")),
     "date": (re.compile(r"\b(quand|depuis quand|when|since when|cu[aá]ndo|desde cu[aá]ndo|quando|wann|seit wann|date|year|ann[ée]e)\b|"
-                        r"متى|什么时候|何时|哪一年", re.IGNORECASE),
+                        r"\b(когда|в каком году|ne zaman|hangi y[ıi]l\w*|kiedy|od kiedy|w kt[óo]rym roku|wanneer|sinds wanneer|welk jaar|"
+                        r"khi n[aà]o|bao gi[oờ]|n[aă]m n[aà]o)\b|متى|什么时候|何时|哪一年|いつ|何年|언제", re.IGNORECASE),
              re.compile(r"\b(1[89]|20)\d\d\b|\b(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
                         r"d[ée]cembre|january|february|march|april|may|june|july|august|september|october|november|december)\b",
                         re.IGNORECASE)),
     # a telephone number: "phone number", "numéro de téléphone", "telefono", "电话"
     "phone": (re.compile(r"\b(t[ée]l[ée]phone\w*|phone|tel|t[ée]l[ée]fono|telefone|telefon\w*|call|appeler|llamar|ligar|"
-                         r"anrufen|chiamare)\b|电话|هاتف|رقم", re.IGNORECASE),
+                         r"anrufen|chiamare|телефон\w*|позвонить|zadzwoni[ćc]|telefoon\w*|bellen|[đd]i[eệ]n tho[aạ]i)\b|电话|هاتف|رقم|電話|전화", re.IGNORECASE),
               re.compile(r"(?:\+|\b0)\d(?:[\s.\u00a0-]?\d{2}){4}\b")),
     # a time of day: "opening hours", "à quelle heure", "horario", "几点"
     "hours": (re.compile(r"\b(horaires?|heures? d'ouverture|quelle heure|opening hours|opening times|what time|horarios?|"
-                         r"a qu[eé] hora|que horas|orari\w*|a che ora|öffnungszeiten|uhrzeit)\b|几点|营业时间|开放时间|ساعات", re.IGNORECASE),
+                         r"a qu[eé] hora|que horas|orari\w*|a che ora|öffnungszeiten|uhrzeit|часы работы|во сколько|[çc]al[ıi][şs]ma saat\w*|"
+                         r"saat ka[çc]ta|godziny otwarcia|o kt[óo]rej|openingstijden|hoe laat|gi[oờ] m[oở] c[uử]a|mấy giờ|may gio)\b|"
+                         r"几点|营业时间|开放时间|ساعات|営業時間|開館時間|何時|운영 시간|몇 시|영업시간", re.IGNORECASE),
               re.compile(r"\b\d{1,2}\s?h\s?\d{0,2}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(am|pm)\b", re.IGNORECASE)),
 }
 
