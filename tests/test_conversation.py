@@ -28,3 +28,11 @@ def test_a_model_that_never_learnt_the_language_is_not_heard_on_small_talk():
     assert talk("merci", "fr", noisy_a, threshold=0.6, model_cuts=None) is False          # combined 0.5
     assert talk("merci", "fr", noisy_a, threshold=0.6, model_cuts={"a": 0.9, "b": 0.9}) is True
     assert talk("merci", "fr", noisy_a, threshold=0.6, model_cuts={"b": 0.9}) is False    # a does not read it
+
+
+def test_japanese_endings_and_korean_syllables_are_not_counted_as_words():
+    # "もう一つ質問があります" (I have one more question) says 質問 and little else: counted by every two characters,
+    # hiragana endings included, it had 5 words, too many to be small talk. Korean is written with spaces.
+    assert content_words("もう一つ質問があります", "ja") <= 2
+    assert content_words("감사합니다", "ko") == 1
+    assert content_words("UPHF에서 어떤 어학 자격시험을 볼 수 있나요?", "ko") >= 4

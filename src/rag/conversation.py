@@ -75,6 +75,10 @@ INTENT_ORDER = ("help", "bye", "thanks", "hello", "ok")
 SMALL_TALK_SIMILARITY = 0.7
 SMALL_TALK_MAX_CONTENT_WORDS = 4
 _SCRIPT_WITHOUT_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+# Of the scripts written without spaces, the characters that carry meaning: Chinese characters, Japanese katakana
+# and kanji (hiragana mostly writes endings and particles: "もう一つ質問があります" says 質問, "question"), Thai.
+# Korean is written with spaces between words, and counted by them.
+_MEANINGFUL_WITHOUT_SPACES = re.compile(r"[\u30a0-\u30ff\u3400-\u9fff\u0e00-\u0e7f]")
 
 
 @lru_cache(maxsize=64)
@@ -89,7 +93,7 @@ def _stopwords(language: str) -> frozenset[str]:
 def content_words(text: str, language: str) -> int:
     """How many words of `text` carry meaning (not stop words of its language, stopwords-iso). In scripts
     written without spaces, two characters count as a word. 'and for the master?' -> 1"""
-    spaceless = _SCRIPT_WITHOUT_SPACES.findall(text)
+    spaceless = _MEANINGFUL_WITHOUT_SPACES.findall(text)
     if len(spaceless) >= 2:
         return max(1, len(spaceless) // 2)
     stop = _stopwords(language)
