@@ -323,6 +323,15 @@ def test_a_phone_number_the_texts_give_is_answered_in_every_interface_language(r
     assert not answer.abstained and "**03 27 51 10 23**" in answer.answer.split("\n")[0], answer.answer
 
 
+@pytest.mark.parametrize("message, history", [("since when?", "Is UPHF Qualiopi certified?"),
+                                              ("desde cuando", "¿La UPHF tiene la certificación Qualiopi?")])
+def test_a_short_follow_up_asking_for_a_fact_is_not_taken_for_small_talk(real_assistant, message, history):
+    # "since when" sits by "bye" and "e o valor?" by "vale" in the embedding space: a message that asks for a date,
+    # an amount or a number is a question, however close it is to a pleasantry.
+    answer = real_assistant.ask(message, history=[history])
+    assert not answer.small_talk and answer.follow_up and "2021" in answer.answer.split("\n")[0], answer.answer
+
+
 @pytest.mark.parametrize("message, language", [("hey, can you help me?", "en"), ("tu peux m'aider stp ?", "fr"),
                                                ("¿puedo hacerte una pregunta?", "es"), ("我有问题想问你", "zh")])
 def test_a_request_for_help_with_no_subject_is_not_answered_from_the_previous_topic(real_assistant, message, language):

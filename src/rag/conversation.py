@@ -20,6 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .retrieval.words import answer_types
+
 # The pleasantries small talk is recognised by, by language and by what they say. The models are multilingual,
 # but they place some greetings far from their English ones ("مع السلامة", goodbye: 0.56 from "goodbye"), so
 # hello, thanks, goodbye, ok and a request for help with no subject of its own ("can you help me?", "I have a
@@ -175,8 +177,8 @@ class SmallTalk:
         """`threshold`: the fitted cut of the combined cosine for this embedder (fitted.py), SMALL_TALK_SIMILARITY
         without one; `model_cuts`: each model's own fitted cut: any of them passed is enough. When they leave a
         model out (it never learnt the message's language), the combined cosine is not read."""
-        if content_words(text, language) > SMALL_TALK_MAX_CONTENT_WORDS:
-            return False
+        if content_words(text, language) > SMALL_TALK_MAX_CONTENT_WORDS or answer_types(text):
+            return False   # it says too much, or asks for a fact: "since when?", "e o valor?" are no goodbye
         if not self._partial(model_cuts) and self.similarity(query_vector) >= threshold:
             return True
         own = self.model_similarities(query_vector) if model_cuts else {}
