@@ -41,6 +41,10 @@ OUTSIDE += ["student_conversations_help_14.jsonl"]
 # follow-ups): refitting the conversation models with their train share lowered every set, so they check instead
 # (`rag eval --dataset eval/sources/student_conversations_14b.jsonl`).
 OUTSIDE += ["student_conversations_14b.jsonl"]
+# And 480 second turns of session 15, labelled by whether they lean on the first turn, with no needles: a check of
+# the follow-up and small-talk decisions only (`.venv/bin/python eval/second_turns.py`). Used as more training for
+# the question-form model, they moved 14b's decisions but not dev's (docs/figures.md, session 15).
+OUTSIDE += ["second_turns_15.jsonl"]
 SHARES = [("train", 0.35), ("dev", 0.30), ("test", 0.15), ("blind", 0.20)]
 
 
