@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import unicodedata
 
 from . import i18n
 
@@ -24,6 +25,7 @@ MIN_CONFIDENCE_FR_EN = 0.3
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+_LETTERS_RUN = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 _LOAD_LOCK = threading.Lock()
@@ -58,7 +60,55 @@ def _detected(text: str) -> str:
         return ""
     language, probability = _identifier().classify(text)
     needed = MIN_CONFIDENCE_FR_EN if language in ("fr", "en") else MIN_CONFIDENCE
-    return language if probability >= needed else ""
+    return language if probability >= needed else _by_common_words(text)
+
+
+# Where py3langid is unsure, most often a question typed without its accents ("dang ky o dau", "c quand la
+# rentree"), the interface languages' common words (wordfreq, accents folded) vote: the language whose common
+# words the message's words are, by mean Zipf frequency, when it leads the next by this much.
+COMMON_WORDS = 10_000
+WORDS_MARGIN = 0.5
+_WORDS_LOCK = threading.Lock()
+_WORD_TABLES: dict[str, dict[str, float]] = {}
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold()).replace("đ", "d")
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _word_tables() -> dict[str, dict[str, float]]:
+    """Each interface language's common words, folded -> Zipf frequency; built once, on the first message the
+    detector is unsure of."""
+    if not _WORD_TABLES:
+        with _WORDS_LOCK:
+            if not _WORD_TABLES:
+                from wordfreq import available_languages, read_cBpack
+
+                # read from wordfreq's files, not through its cached lookups, which would keep every language's
+                # whole list in memory (~70 MB)
+                paths, tables = available_languages(wordlist="small"), {}
+                for language in i18n.LANGUAGES:
+                    if language in paths:
+                        table: dict[str, float] = {}
+                        for centibels, words in enumerate(read_cBpack(paths[language])):
+                            for word in words:   # the list at index i: words of frequency 10^(-i/100)
+                                table.setdefault(_fold(word), 9 - centibels / 100)   # Zipf
+                            if len(table) >= COMMON_WORDS:
+                                break
+                        tables[language] = table
+                _WORD_TABLES.update(tables)
+    return _WORD_TABLES
+
+
+def _by_common_words(text: str) -> str:
+    """`text`'s language by the interface languages' common words, or "" when none clearly leads."""
+    words = [_fold(word) for word in _LETTERS_RUN.findall(text)]
+    if len(words) < 2:
+        return ""
+    scores = sorted(((sum(table.get(w, 0.0) for w in words) / len(words), language)
+                     for language, table in _word_tables().items()), reverse=True)
+    return scores[0][1] if len(scores) > 1 and scores[0][0] - scores[1][0] >= WORDS_MARGIN else ""
 
 
 # Framing words of an answer, from the one message catalogue (i18n.py: gettext, src/rag/locale/*/rag.po)
