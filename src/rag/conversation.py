@@ -94,7 +94,7 @@ def _stopwords(language: str) -> frozenset[str]:
 
 def content_words(text: str, language: str) -> int:
     """How many words of `text` carry meaning (not stop words of its language, stopwords-iso). In scripts
-    written without spaces, two characters count as a word. 'and for the master?' -> 1"""
+    written without spaces, two of their meaningful characters count as a word. 'and for the master?' -> 1"""
     spaceless = _MEANINGFUL_WITHOUT_SPACES.findall(text)
     if len(spaceless) >= 2:
         return max(1, len(spaceless) // 2)

@@ -1,5 +1,5 @@
-"""Which language a question is in (py3langid, restricted to the embedder's languages), and the
-framing words of an answer in that language."""
+"""Which language a question is in (py3langid, restricted to the embedder's languages; where it is unsure, the
+interface languages' common words), and the framing words of an answer in that language."""
 
 from __future__ import annotations
 
