@@ -12,6 +12,7 @@ from .evaluation import DEFAULT_DATASET, load_dataset, percentile
 def run_bench(args, settings) -> int:
     """Warm per-stage latency over the evaluation questions, `repeat` rounds, medians and p95."""
     from .assistant import Assistant
+    from .language import warm as warm_language_tables
     from .retrieval.names import warm_word_lists
 
     items = load_dataset(args.dataset or DEFAULT_DATASET)
@@ -19,6 +20,7 @@ def run_bench(args, settings) -> int:
     assistant = Assistant.load(settings=settings)
     assistant.ask("warm up")
     warm_word_lists()   # the server builds them in the background at start: warm means after that
+    warm_language_tables()
     load_seconds = time.perf_counter() - started
     timings = {stage: [] for stage in ("embed", "search", "answer", "total")}
     bare = []   # the query encoding alone, the floor any pipeline on this embedder pays

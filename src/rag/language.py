@@ -6,9 +6,9 @@ from __future__ import annotations
 import functools
 import re
 import threading
-import unicodedata
 
 from . import i18n
+from .retrieval.words import fold
 
 # The languages py3langid tells apart that multilingual-e5 reads (XLM-R's), less a few whose short-text
 # guesses mostly catch other languages' questions. On the evaluation set's 526 questions this detects as
@@ -73,8 +73,14 @@ _WORD_TABLES: dict[str, dict[str, float]] = {}
 
 
 def _fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word.casefold()).replace("đ", "d")
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    """retrieval.words.fold, and the Vietnamese "đ", which no accent makes (it does not decompose), as "d"."""
+    return fold(word).replace("đ", "d")
+
+
+def warm() -> None:
+    """Build the common-word tables now (a server does it in the background at start, with the name check's word
+    lists), not on the first question the detector is unsure of."""
+    _word_tables()
 
 
 def _word_tables() -> dict[str, dict[str, float]]:

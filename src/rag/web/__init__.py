@@ -31,6 +31,7 @@ def prepare_assistant(settings: Settings):
     from ..assistant import Assistant
     from ..errors import IndexMismatchError, IndexMissingError
     from ..index import build_index, index_status
+    from ..language import warm as warm_language_tables
     from ..retrieval.names import warm_word_lists
 
     status = index_status(settings)
@@ -44,7 +45,8 @@ def prepare_assistant(settings: Settings):
         print(build_index(settings, progress=sys.stderr.isatty()).line(), flush=True)
         assistant = Assistant.load(settings=settings)
     assistant.ask("warm up: how much is the Erasmus grant?")  # models loaded before the first student waits
-    threading.Thread(target=warm_word_lists, name="warm-word-lists", daemon=True).start()
+    for warm in (warm_word_lists, warm_language_tables):
+        threading.Thread(target=warm, name=f"warm-{warm.__name__}", daemon=True).start()
     return assistant
 
 
