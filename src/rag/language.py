@@ -1,6 +1,5 @@
-"""Which language a question is in (py3langid, restricted to the embedder's languages; where it is unsure, or
-reads a message typed without accents as a language whose common words it does not use, the interface
-languages' common words), and the framing words of an answer in that language."""
+"""Which language a question is in (py3langid, restricted to the embedder's languages; where it is unsure, the
+interface languages' common words), and the framing words of an answer in that language."""
 
 from __future__ import annotations
 
@@ -61,9 +60,7 @@ def _detected(text: str) -> str:
         return ""
     language, probability = _identifier().classify(text)
     needed = MIN_CONFIDENCE_FR_EN if language in ("fr", "en") else MIN_CONFIDENCE
-    if probability < needed:
-        return _by_common_words(text)
-    return _unaccented(text, language) if text.isascii() else language
+    return language if probability >= needed else _by_common_words(text)
 
 
 # Where py3langid is unsure, most often a question typed without its accents ("dang ky o dau", "c quand la
@@ -87,8 +84,8 @@ def warm() -> None:
 
 
 def _word_tables() -> dict[str, dict[str, float]]:
-    """Each interface language's common words, folded -> Zipf frequency; built once (warm(), or the first message
-    that needs them)."""
+    """Each interface language's common words, folded -> Zipf frequency; built once, on the first message the
+    detector is unsure of."""
     if not _WORD_TABLES:
         with _WORDS_LOCK:
             if not _WORD_TABLES:
@@ -110,38 +107,14 @@ def _word_tables() -> dict[str, dict[str, float]]:
     return _WORD_TABLES
 
 
-def _common_word_scores(text: str) -> list[tuple[float, str]]:
-    """(mean Zipf frequency of `text`'s words in the language's common words, language), best first; [] for
-    a message of one word."""
-    words = [_fold(word) for word in _LETTERS_RUN.findall(text)]
-    if len(words) < 2:
-        return []
-    return sorted(((sum(table.get(w, 0.0) for w in words) / len(words), language)
-                   for language, table in _word_tables().items()), reverse=True)
-
-
 def _by_common_words(text: str) -> str:
     """`text`'s language by the interface languages' common words, or "" when none clearly leads."""
-    scores = _common_word_scores(text)
+    words = [_fold(word) for word in _LETTERS_RUN.findall(text)]
+    if len(words) < 2:
+        return ""
+    scores = sorted(((sum(table.get(w, 0.0) for w in words) / len(words), language)
+                     for language, table in _word_tables().items()), reverse=True)
     return scores[0][1] if len(scores) > 1 and scores[0][0] - scores[1][0] >= WORDS_MARGIN else ""
-
-
-# py3langid reads a message typed without accents by its letters, and is sometimes sure of the wrong language
-# ("uphf co clb cau long ko" -> en): where its language is an interface language whose common words the
-# message's words are not, by this much less than another's that clearly leads, that other one is taken.
-UNACCENTED_MARGIN = 1.0
-
-
-def _unaccented(text: str, language: str) -> str:
-    """The language of a message written in plain ASCII letters that py3langid says is `language`."""
-    tables = _word_tables()
-    if language not in tables:   # the vote knows only the interface languages: it cannot speak for others
-        return language
-    scores = _common_word_scores(text)
-    if len(scores) < 2 or scores[0][1] == language or scores[0][0] - scores[1][0] < WORDS_MARGIN:
-        return language
-    own = next(score for score, name in scores if name == language)
-    return scores[0][1] if scores[0][0] - own >= UNACCENTED_MARGIN else language
 
 
 # Framing words of an answer, from the one message catalogue (i18n.py: gettext, src/rag/locale/*/rag.po)
