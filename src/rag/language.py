@@ -84,8 +84,8 @@ def warm() -> None:
 
 
 def _word_tables() -> dict[str, dict[str, float]]:
-    """Each interface language's common words, folded -> Zipf frequency; built once, on the first message the
-    detector is unsure of."""
+    """Each interface language's common words, folded -> Zipf frequency; built once (by warm() at server start,
+    or on the first message the detector is unsure of)."""
     if not _WORD_TABLES:
         with _WORDS_LOCK:
             if not _WORD_TABLES:

@@ -45,8 +45,8 @@ def prepare_assistant(settings: Settings):
         print(build_index(settings, progress=sys.stderr.isatty()).line(), flush=True)
         assistant = Assistant.load(settings=settings)
     assistant.ask("warm up: how much is the Erasmus grant?")  # models loaded before the first student waits
-    for warm in (warm_word_lists, warm_language_tables):
-        threading.Thread(target=warm, name=f"warm-{warm.__name__}", daemon=True).start()
+    for name, warm in (("name-check-words", warm_word_lists), ("language-words", warm_language_tables)):
+        threading.Thread(target=warm, name=f"warm-{name}", daemon=True).start()
     return assistant
 
 
