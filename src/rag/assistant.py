@@ -16,7 +16,7 @@ from .conversation import SMALL_TALK_SIMILARITY, SmallTalk, follow_up_signals
 from .embedding import Embedder, make_embedder
 from .errors import InvalidQuestionError, InvalidSettingError
 from .index import Index, load_index
-from .language import detect_language
+from .language import detect_language, reply_language
 from .lexicon import InducedLexicon, word_encoder
 from .confidence import fact_not_held, question_signals
 from .fitted import Fitted
@@ -113,15 +113,16 @@ class Assistant:
         text, language, previous, vectors = self.prepare(question, history)
         t_embed = time.perf_counter()
         detected = detect_language(text, fallback="")   # "" when not sure: small talk is often too short to tell
+        reply = reply_language(text, language)   # the question is read as `language`; the reply may differ
         if self.small_talk(text, language, vectors[0], detected):
             said_in, intent = self.pleasantries.reading(text, vectors[0], self.model_cuts(detected),
-                                                        self.small_talk_cut, detected)
-            answer = small_talk_reply(text, said_in or language, intent)
+                                                        self.small_talk_cut, reply if detected else detected)
+            answer = small_talk_reply(text, said_in or reply, intent)
             t_search = t_done = time.perf_counter()
         else:
             reading = self.read(text, language, previous, vectors)
             t_search = time.perf_counter()
-            answer = compose_answer(text, language, reading.hits, self.index, top_k, threshold,
+            answer = compose_answer(text, reply, reading.hits, self.index, top_k, threshold,
                                     reading.confidence, context=reading.search_text, quotes=reading.quotes)
             answer.follow_up = reading.follow_up
             t_done = time.perf_counter()

@@ -1,5 +1,5 @@
 """Which language a question is in (py3langid, restricted to the embedder's languages; where it is unsure, the
-interface languages' common words), and the framing words of an answer in that language."""
+interface languages' common words), the language to reply in, and the framing words of an answer in it."""
 
 from __future__ import annotations
 
@@ -107,14 +107,41 @@ def _word_tables() -> dict[str, dict[str, float]]:
     return _WORD_TABLES
 
 
-def _by_common_words(text: str) -> str:
-    """`text`'s language by the interface languages' common words, or "" when none clearly leads."""
+def _common_word_scores(text: str) -> list[tuple[float, str]]:
+    """(mean Zipf frequency of `text`'s words in the language's common words, language), best first; [] for
+    a message of one word."""
     words = [_fold(word) for word in _LETTERS_RUN.findall(text)]
     if len(words) < 2:
-        return ""
-    scores = sorted(((sum(table.get(w, 0.0) for w in words) / len(words), language)
-                     for language, table in _word_tables().items()), reverse=True)
+        return []
+    return sorted(((sum(table.get(w, 0.0) for w in words) / len(words), language)
+                   for language, table in _word_tables().items()), reverse=True)
+
+
+def _by_common_words(text: str) -> str:
+    """`text`'s language by the interface languages' common words, or "" when none clearly leads."""
+    scores = _common_word_scores(text)
     return scores[0][1] if len(scores) > 1 and scores[0][0] - scores[1][0] >= WORDS_MARGIN else ""
+
+
+# py3langid reads a message typed without accents by its letters, and is sometimes sure of the wrong language
+# ("uphf co clb cau long ko" -> en). Where the message's words are another interface language's common words,
+# by this much more than the detected language's, and that language clearly leads the vote, the reply is in it.
+UNACCENTED_MARGIN = 1.0
+
+
+def reply_language(text: str, language: str) -> str:
+    """The language to reply in to `text`, read (detect_language) as `language`: that one, except for a message
+    in plain ASCII letters whose words are clearly another interface language's. 'uphf co clb cau long ko', read
+    as English -> 'vi'. Only the reply changes: the question is still searched and weighed as `language`, as
+    the confidence was fitted (reading it as Vietnamese trusts e5's reading alone, where USE never learnt the
+    language, and turned refusals into wrong answers: docs/figures.md, session 16)."""
+    if not text.isascii() or _detected(text) != language or language not in _word_tables():
+        return language   # accented, read by its fallback, or a language the vote does not know
+    scores = _common_word_scores(text)
+    if len(scores) < 2 or scores[0][1] == language or scores[0][0] - scores[1][0] < WORDS_MARGIN:
+        return language
+    own = next(score for score, name in scores if name == language)
+    return scores[0][1] if scores[0][0] - own >= UNACCENTED_MARGIN else language
 
 
 # Framing words of an answer, from the one message catalogue (i18n.py: gettext, src/rag/locale/*/rag.po)
