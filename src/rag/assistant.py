@@ -116,7 +116,7 @@ class Assistant:
         reply = reply_language(text, language)   # the question is read as `language`; the reply may differ
         if self.small_talk(text, language, vectors[0], detected):
             said_in, intent = self.pleasantries.reading(text, vectors[0], self.model_cuts(detected),
-                                                        self.small_talk_cut, reply if detected else detected)
+                                                        self.small_talk_cut, detected and reply)
             answer = small_talk_reply(text, said_in or reply, intent)
             t_search = t_done = time.perf_counter()
         else:
