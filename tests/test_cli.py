@@ -60,6 +60,7 @@ def test_batch_keeps_order_and_ids(cli_env, capsys, monkeypatch):
     (["ask", "bourse", "--top-k", "-3"], "greater than 0"),
     (["ask", "bourse\udcff"], "UTF-8"),
     (["ask", "--json", "--batch", "/nonexistent/file.jsonl"], "cannot read"),
+    (["eval", "--fit", "first_line"], "quote_sentence"),   # names the models there are, before any fitting
 ])
 def test_user_errors_are_one_line_and_exit_2(cli_env, capsys, argv, words):
     status, out, err = run(capsys, *argv)

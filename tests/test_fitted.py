@@ -81,6 +81,14 @@ def test_fitting_runs_end_to_end_and_the_follow_up_model_reads_the_question_form
     chosen on dev, and the follow-up model weighing the form model's signal."""
     from rag.fitting import fit
 
+    fitted = fit(small_assistant, _small_set())
+    assert fitted.ranker and fitted.sentence and fitted.confidence and fitted.form and fitted.follow_up
+    assert "form.dependent" in fitted.follow_up.names
+    assert 0 < fitted.threshold < 1
+    assert small_assistant.question_form(small_assistant.embedder.encode_queries(["et pour"])[0]) is not None
+
+
+def _small_set() -> list[Item]:
     answerable = [("montant bourse Erasmus par mois", "210€"), ("bourse Mermoz montant maximum", "400€"),
                   ("mail mobilité entrante", "international_in@uphf.fr"), ("accords Erasmus contact", "erasmus@uphf.fr"),
                   ("demande de PAEH handicap", "Relais Handicap")]
@@ -93,8 +101,27 @@ def test_fitting_runs_end_to_end_and_the_follow_up_model_reads_the_question_form
                               conversation="follow_up"))
             items.append(Item(id=f"{split}o{n}", question=f"prix du bus numéro {n} à Valenciennes", lang="fr",
                               answerable=False, needles=[], split=split, history=[question], conversation="new_topic"))
-    fitted = fit(small_assistant, items)
-    assert fitted.ranker and fitted.sentence and fitted.confidence and fitted.form and fitted.follow_up
-    assert "form.dependent" in fitted.follow_up.names
-    assert 0 < fitted.threshold < 1
-    assert small_assistant.question_form(small_assistant.embedder.encode_queries(["et pour"])[0]) is not None
+    return items
+
+
+def test_fitting_one_model_keeps_every_other_as_it_was(small_assistant):
+    """`rag eval --fit quote_sentence`: only the model that picks the first line learns; the ranker and the
+    confidence the threshold was chosen for stay the same, and the refit is recorded beside the models."""
+    from rag.fitting import fit
+
+    before = small_assistant.fitted
+    fitted = fit(small_assistant, _small_set(), only=frozenset({"quote_sentence"}))
+    for key in ("ranker", "quote_ranker", "sentence", "confidence", "form", "follow_up"):
+        old, new = getattr(before, key), getattr(fitted, key)
+        assert (old is None and new is None) or (old.to_dict() == new.to_dict()), key
+    assert fitted.quote_sentence is not None
+    assert before.quote_sentence is None or fitted.quote_sentence.to_dict() != before.quote_sentence.to_dict()
+    assert fitted.info["refitted"][-1] == {"models": ["quote_sentence"], "train_questions": 15}
+
+
+def test_fitting_a_model_that_does_not_exist_names_the_ones_that_do(small_assistant):
+    from rag.errors import InvalidSettingError
+    from rag.fitting import fit
+
+    with pytest.raises(InvalidSettingError, match="no model called first_line .*quote_sentence"):
+        fit(small_assistant, _small_set(), only=frozenset({"first_line"}))

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import InvalidQuestionError, InvalidSettingError, RagError
+from .fitted import MODEL_KEYS
 from .settings import DEFAULT_EMBEDDER, Settings
 
 
@@ -71,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", type=Path, help="JSON Lines evaluation set (default: eval/qa.jsonl)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--report", type=Path, help="write metrics.json and report.html into this folder")
-    p.add_argument("--fit", action="store_true",
+    p.add_argument("--fit", nargs="*", metavar="MODEL", choices=MODEL_KEYS,
                    help="fit the ranking, confidence and answer-sentence models on the train split, choose the "
-                        "abstention threshold on the dev split, save them for the embedder, then evaluate")
+                        "abstention threshold on the dev split, save them for the embedder, then evaluate; with "
+                        "model names (ranker, quote_ranker, sentence, quote_sentence, confidence, form, follow_up), "
+                        "fit only those and keep the others")
     _common(p)
 
     p = sub.add_parser("bench", help="latency of each stage over the evaluation questions (medians and p95)")

@@ -330,11 +330,11 @@ def run_cli(args, settings) -> int:
     assistant = Assistant.load(settings=settings)
     started = time.perf_counter()
     fitted_path = None
-    if args.fit:
+    if args.fit is not None:
         from .fitting import fit
 
         restore = remember_encodings(assistant)   # fitting asks the same questions several times
-        fitted = fit(assistant, items)
+        fitted = fit(assistant, items, only=frozenset(args.fit) or None)
         restore()
         fitted.info["dataset"] = Path(dataset).name
         fitted_path = fitted.save(assistant.index.manifest.get("embedder", settings.embedder))
@@ -354,8 +354,9 @@ def run_cli(args, settings) -> int:
     else:
         print(format_metrics(summary))
         if fitted_path:
-            print(f"\nranker, confidence and sentence models fitted on the train split, threshold {threshold} chosen "
-                  f"on the dev split; saved to {fitted_path}")
+            which = ", ".join(sorted(args.fit)) if args.fit else "ranker, confidence and sentence models"
+            print(f"\n{which} fitted on the train split, threshold {threshold} chosen on the dev split; saved to "
+                  f"{fitted_path}")
         if args.report:
             print(f"report written to {args.report}/report.html")
     return 0

@@ -168,8 +168,10 @@ def fit_cosine_scales(assistant, items) -> dict[str, list[float]]:
             for key, pairs in found.items()}
 
 
-def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abstention: float = 0.03) -> Fitted:
-    """Fit the models on the train split, install them in `assistant`, choose the threshold on dev."""
+def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abstention: float = 0.03,
+        only: frozenset[str] | None = None) -> Fitted:
+    """Fit the models on the train split, install them in `assistant`, choose the threshold on dev. `only`: fit
+    just these models (fitted.MODEL_KEYS), keeping the assistant's others as they are (refit_only)."""
     from .evaluation import choose_threshold, run, sweep
 
     options = options or RetrievalOptions()
@@ -179,31 +181,74 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
         from .errors import DatasetError
 
         raise DatasetError("fitting needs questions of a train split and of a dev split (the \"split\" field)")
-    fitted = Fitted(ranker=None, confidence=None, threshold=0.5,
-                    info={"fitted_on": "train", "threshold_on": "dev", "train_questions": len(train),
-                          "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
-    if len(assistant.index.models) > 1:
-        fitted.info["cosine_scales"] = fit_cosine_scales(assistant, train)
-    install(assistant, fitted, options)
-    # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
-    fitted.ranker = fit_ranker(assistant, train, options.without("align"))
-    if assistant.retriever.lexicon is not None and "align" not in options.drop:
-        fitted.quote_ranker = fit_ranker(assistant, train, options)
-    install(assistant, fitted, options)
-    fitted.sentence = fit_sentence(assistant, train, options)
-    fitted.quote_sentence = fit_sentence(assistant, train, options, quoted=True)
-    fitted.confidence = fit_confidence(assistant, train, options)
-    install(assistant, fitted, options)
-    fitted.form, form_out_of_fold = fit_form(assistant, train)
-    fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
-    fitted.info["small_talk_similarity"], cuts = fit_small_talk(assistant, [i for i in items if i.split == "train"])
-    if cuts:
-        fitted.info["small_talk_model_cuts"] = cuts
+    if only:
+        fitted = refit_only(assistant, train, options, only)
+    else:
+        fitted = Fitted(ranker=None, confidence=None, threshold=0.5,
+                        info={"fitted_on": "train", "threshold_on": "dev", "train_questions": len(train),
+                              "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
+        if len(assistant.index.models) > 1:
+            fitted.info["cosine_scales"] = fit_cosine_scales(assistant, train)
+        install(assistant, fitted, options)
+        # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
+        fitted.ranker = fit_ranker(assistant, train, options.without("align"))
+        if assistant.retriever.lexicon is not None and "align" not in options.drop:
+            fitted.quote_ranker = fit_ranker(assistant, train, options)
+        install(assistant, fitted, options)
+        fitted.sentence = fit_sentence(assistant, train, options)
+        fitted.quote_sentence = fit_sentence(assistant, train, options, quoted=True)
+        fitted.confidence = fit_confidence(assistant, train, options)
+        install(assistant, fitted, options)
+        fitted.form, form_out_of_fold = fit_form(assistant, train)
+        fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
+        fitted.info["small_talk_similarity"], cuts = fit_small_talk(assistant, [i for i in items if i.split == "train"])
+        if cuts:
+            fitted.info["small_talk_model_cuts"] = cuts
     rows = sweep(run(assistant, dev), thresholds=[round(0.01 * i, 2) for i in range(1, 100)])
     chosen = choose_threshold(rows, max_false_abstention=max_false_abstention)
     fitted.threshold = chosen["threshold"]
     fitted.info["threshold_rule"] = (f"best answer_accuracy + abstention_accuracy on dev with false_abstention_rate <= "
                                      f"{max_false_abstention}, middle of a run of tied thresholds")
+    return fitted
+
+
+def refit_only(assistant, train, options: RetrievalOptions, only: frozenset[str]) -> Fitted:
+    """The assistant's fitted models with only those named in `only` fitted again on `train`, in the order they
+    read one another (rankers, then sentence models, then the confidence, then the conversation models), each
+    recorded in the info's "refitted". A model refitted alone keeps the others' behaviour: more training questions
+    for the model that picks the first line need not move the confidence the threshold was chosen for."""
+    import copy
+
+    from .fitted import MODEL_KEYS
+
+    unknown = sorted(set(only) - set(MODEL_KEYS))
+    if unknown:
+        from .errors import InvalidSettingError
+
+        raise InvalidSettingError(f"--fit: no model called {', '.join(unknown)} (the models: {', '.join(MODEL_KEYS)})")
+    fitted = copy.deepcopy(assistant.fitted)
+    install(assistant, fitted, options)
+    if "ranker" in only:
+        fitted.ranker = fit_ranker(assistant, train, options.without("align"))
+    if "quote_ranker" in only:
+        fitted.quote_ranker = fit_ranker(assistant, train, options)
+    install(assistant, fitted, options)
+    if "sentence" in only:
+        fitted.sentence = fit_sentence(assistant, train, options)
+    if "quote_sentence" in only:
+        fitted.quote_sentence = fit_sentence(assistant, train, options, quoted=True)
+    install(assistant, fitted, options)
+    if "confidence" in only:
+        fitted.confidence = fit_confidence(assistant, train, options)
+    install(assistant, fitted, options)
+    form_out_of_fold = None   # without a new form model, the follow-up model reads the installed one's
+    if "form" in only:
+        fitted.form, form_out_of_fold = fit_form(assistant, train)
+        install(assistant, fitted, options)
+    if "follow_up" in only:
+        fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
+    fitted.info = {**fitted.info, "refitted": [*fitted.info.get("refitted", []),
+                                               {"models": sorted(only), "train_questions": len(train)}]}
     return fitted
 
 
