@@ -56,7 +56,7 @@ def fit_sentence(assistant, items, options: RetrievalOptions, quoted: bool = Fal
     its page title and section (the quote sentence model)."""
     from .evaluation import holds_needle
 
-    rows, labels, names = [], [], None
+    rows, labels, weights, names = [], [], [], None
     lexicon = assistant.retriever.lexicon if quoted and options.lexicon else None
     ranker = (assistant.fitted.quote_ranker if quoted else None) or assistant.fitted.ranker
     aligned = quoted and assistant.fitted.quote_ranker is not None
@@ -76,8 +76,13 @@ def fit_sentence(assistant, items, options: RetrievalOptions, quoted: bool = Fal
         if units and label.any():
             rows.append(features)
             labels.append(label)
+            weights.append(np.full(len(units), 1.0 / len(units)))
             names = unit_names
-    return fit_linear(np.vstack(rows), np.concatenate(labels), names, c=REGULARISATION)
+    # each question counts once, however many lines its passages have: a long FAQ page would otherwise teach the
+    # model its own lines' shape
+    weight = np.concatenate(weights)
+    return fit_linear(np.vstack(rows), np.concatenate(labels), names, c=REGULARISATION,
+                      sample_weight=weight * len(weight) / weight.sum())
 
 
 def fit_confidence(assistant, items, options: RetrievalOptions):
