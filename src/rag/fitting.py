@@ -15,7 +15,7 @@ from .answer import sentence_candidates
 from .assistant import with_previous
 from .confidence import question_signals
 from .conversation import follow_up_signals
-from .fitted import Fitted, fit_linear
+from .fitted import MODEL_KEYS, Fitted, fit_linear
 from .retrieval import RetrievalOptions
 from .retrieval.words import asked_kinds
 
@@ -194,18 +194,7 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
                               "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
         if len(assistant.index.models) > 1:
             fitted.info["cosine_scales"] = fit_cosine_scales(assistant, train)
-        install(assistant, fitted, options)
-        # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
-        fitted.ranker = fit_ranker(assistant, train, options.without("align"))
-        if assistant.retriever.lexicon is not None and "align" not in options.drop:
-            fitted.quote_ranker = fit_ranker(assistant, train, options)
-        install(assistant, fitted, options)
-        fitted.sentence = fit_sentence(assistant, train, options)
-        fitted.quote_sentence = fit_sentence(assistant, train, options, quoted=True)
-        fitted.confidence = fit_confidence(assistant, train, options)
-        install(assistant, fitted, options)
-        fitted.form, form_out_of_fold = fit_form(assistant, train)
-        fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
+        _fit_in_order(assistant, fitted, train, options, frozenset(MODEL_KEYS))
         fitted.info["small_talk_similarity"], cuts = fit_small_talk(assistant, [i for i in items if i.split == "train"])
         if cuts:
             fitted.info["small_talk_model_cuts"] = cuts
@@ -218,13 +207,10 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
 
 
 def refit_only(assistant, train, options: RetrievalOptions, only: frozenset[str]) -> Fitted:
-    """The assistant's fitted models with only those named in `only` fitted again on `train`, in the order they
-    read one another (rankers, then sentence models, then the confidence, then the conversation models), each
-    recorded in the info's "refitted". A model refitted alone keeps the others' behaviour: more training questions
-    for the model that picks the first line need not move the confidence the threshold was chosen for."""
+    """The assistant's fitted models with only those named in `only` fitted again on `train`, recorded in the
+    info's "refitted". A model refitted alone keeps the others' behaviour: more training questions for the model
+    that picks the first line need not move the confidence the threshold was chosen for."""
     import copy
-
-    from .fitted import MODEL_KEYS
 
     unknown = sorted(set(only) - set(MODEL_KEYS))
     if unknown:
@@ -232,29 +218,33 @@ def refit_only(assistant, train, options: RetrievalOptions, only: frozenset[str]
 
         raise InvalidSettingError(f"--fit: no model called {', '.join(unknown)} (the models: {', '.join(MODEL_KEYS)})")
     fitted = copy.deepcopy(assistant.fitted)
-    install(assistant, fitted, options)
-    if "ranker" in only:
-        fitted.ranker = fit_ranker(assistant, train, options.without("align"))
-    if "quote_ranker" in only:
-        fitted.quote_ranker = fit_ranker(assistant, train, options)
-    install(assistant, fitted, options)
-    if "sentence" in only:
-        fitted.sentence = fit_sentence(assistant, train, options)
-    if "quote_sentence" in only:
-        fitted.quote_sentence = fit_sentence(assistant, train, options, quoted=True)
-    install(assistant, fitted, options)
-    if "confidence" in only:
-        fitted.confidence = fit_confidence(assistant, train, options)
-    install(assistant, fitted, options)
-    form_out_of_fold = None   # without a new form model, the follow-up model reads the installed one's
-    if "form" in only:
-        fitted.form, form_out_of_fold = fit_form(assistant, train)
-        install(assistant, fitted, options)
-    if "follow_up" in only:
-        fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
+    _fit_in_order(assistant, fitted, train, options, only)
     fitted.info = {**fitted.info, "refitted": [*fitted.info.get("refitted", []),
                                                {"models": sorted(only), "train_questions": len(train)}]}
     return fitted
+
+
+def _fit_in_order(assistant, fitted: Fitted, train, options: RetrievalOptions, models: frozenset[str]) -> None:
+    """Fit `models` into `fitted` (installed in `assistant`) in the order they read one another: the rankers,
+    then the sentence models (on the rankers' passages), the confidence (on both), the question-form model and
+    the follow-up model (on the form model's out-of-fold log-odds when it is fitted too, else the installed one's)."""
+    install(assistant, fitted, options)   # each model fitted below is read, through it, by those after it
+    # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
+    if "ranker" in models:
+        fitted.ranker = fit_ranker(assistant, train, options.without("align"))
+    if "quote_ranker" in models and assistant.retriever.lexicon is not None and "align" not in options.drop:
+        fitted.quote_ranker = fit_ranker(assistant, train, options)
+    if "sentence" in models:
+        fitted.sentence = fit_sentence(assistant, train, options)
+    if "quote_sentence" in models:
+        fitted.quote_sentence = fit_sentence(assistant, train, options, quoted=True)
+    if "confidence" in models:
+        fitted.confidence = fit_confidence(assistant, train, options)
+    form_out_of_fold = None
+    if "form" in models:
+        fitted.form, form_out_of_fold = fit_form(assistant, train)
+    if "follow_up" in models:
+        fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
 
 
 def install(assistant, fitted: Fitted, options: RetrievalOptions | None = None) -> None:
