@@ -119,6 +119,35 @@ def test_fitting_one_model_keeps_every_other_as_it_was(small_assistant):
     assert fitted.info["refitted"][-1] == {"models": ["quote_sentence"], "train_questions": 15}
 
 
+def test_the_confidence_is_fitted_on_the_evidence_it_reads_when_answering(small_assistant, monkeypatch):
+    """A question's confidence signals when fitting are those it gets when asked: the passages ranked without the
+    word alignment and their lines scored by the sentence model, not the quoted ones (the quote ranker's)."""
+    import rag.fitting as fitting
+
+    rows = {}
+    fit_linear_ = fitting.fit_linear
+
+    def keep(features, labels, names, **kwargs):
+        if "lead.best" in names:
+            rows["confidence"] = (features, names)
+        return fit_linear_(features, labels, names, **kwargs)
+
+    monkeypatch.setattr(fitting, "fit_linear", keep)
+    items = _small_set()
+    # with a quote sentence model, the lines quoted are scored apart from those the confidence reads
+    fitted = fitting.fit(small_assistant, items, only=frozenset({"quote_sentence", "confidence"}))
+    features, names = rows["confidence"]
+    train = [i for i in items if i.split == "train" and not i.small_talk]
+    fitted_on = fitted.confidence.probability(features, names)
+    checked = []
+    for item, expected in zip(train, fitted_on):
+        answer = small_assistant.ask(item.question, history=item.history if item.conversation == "follow_up" else None)
+        if answer.confidence > 0 and answer.follow_up == (item.conversation == "follow_up"):
+            checked.append(item.question)
+            assert answer.confidence == pytest.approx(expected), item.question
+    assert len(checked) >= 5   # questions answered as their label reads them, and not refused on a missing fact
+
+
 def test_fitting_a_model_that_does_not_exist_names_the_ones_that_do(small_assistant):
     from rag.errors import InvalidSettingError
     from rag.fitting import fit

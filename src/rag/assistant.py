@@ -34,6 +34,7 @@ class Reading:
     confidence: float
     quotes: Quotes
     follow_up: bool = False
+    judged: tuple | None = None   # (hits, signals, quotes) the confidence read: ranked without the word alignment
 
 
 RETRIEVED = 10           # candidates kept on every answer, for hit@10 and for staff review
@@ -170,7 +171,7 @@ class Assistant:
             confidence = 0.0   # a phone number, hours, a price, a number or a year the lead passage does not hold
         else:
             confidence = self.confidence(text, search_text, language, *first)
-        return Reading(search_text, query, hits, signals, confidence, quotes, follow_up)
+        return Reading(search_text, query, hits, signals, confidence, quotes, follow_up, judged=first)
 
     def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),
                kinds: frozenset[str] | None = None, ranker=None, same_vector=None, sentence=None,

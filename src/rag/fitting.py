@@ -92,8 +92,10 @@ def fit_confidence(assistant, items, options: RetrievalOptions):
     for item in items:
         text, language, search_text, query = _gold(assistant, item)
         reading = assistant.reading(text, language, search_text, query, options=plain)
-        row, names = question_signals(assistant.retriever, text, search_text, language, reading.hits, reading.signals,
-                                      reading.quotes, drop=options.drop)
+        # the passages and lines the confidence reads when answering (Assistant.reading's first reading), not the
+        # quoted ones: those are ranked by the quote ranker and their lines scored by the quote sentence model
+        row, names = question_signals(assistant.retriever, text, search_text, language, *reading.judged,
+                                      drop=options.drop)
         rows.append(row)
         labels.append(int(item.answerable))
     return fit_linear(np.vstack(rows), np.array(labels), names, c=REGULARISATION)
