@@ -148,6 +148,24 @@ def test_the_confidence_is_fitted_on_the_evidence_it_reads_when_answering(small_
     assert len(checked) >= 5   # questions answered as their label reads them, and not refused on a missing fact
 
 
+def test_the_small_talk_model_learns_pleasantries_from_the_training_messages(small_assistant):
+    """`rag eval --fit small_talk`: a logistic regression over the message's vector, on the training split's
+    messages and the pleasantries; once fitted, a pleasantry gets a short reply and a question its passages."""
+    from rag.fitting import fit
+
+    chat = [Item(id=f"st{n}", question=text, lang="fr", answerable=False, needles=[], split="train",
+                 history=["montant bourse Erasmus par mois"], conversation="small_talk", small_talk=True)
+            for n, text in enumerate(["merci beaucoup", "ok merci", "super merci", "merci, au revoir", "génial merci"])]
+    fitted = fit(small_assistant, _small_set() + chat, only=frozenset({"small_talk"}))
+    assert fitted.small_talk is not None and len(fitted.small_talk.names) == small_assistant.embedder.dimension
+    assert fitted.info["small_talk_log_odds_cut"] >= 0
+    assert small_assistant.fitted is fitted
+    thanks = small_assistant.ask("merci beaucoup", history=["montant bourse Erasmus par mois"])
+    assert thanks.small_talk and thanks.citations == []
+    question = small_assistant.ask("montant bourse Erasmus par mois")
+    assert not question.small_talk and not question.abstained
+
+
 def test_fitting_a_model_that_does_not_exist_names_the_ones_that_do(small_assistant):
     from rag.errors import InvalidSettingError
     from rag.fitting import fit

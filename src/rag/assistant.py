@@ -21,7 +21,7 @@ from .lexicon import InducedLexicon, word_encoder
 from .confidence import fact_not_held, question_signals
 from .fitted import Fitted
 from .retrieval import Borrowing, Hit, RetrievalOptions, Retriever, Signals
-from .retrieval.words import asked_kinds
+from .retrieval.words import answer_types, asked_kinds
 
 @dataclass
 class Reading:
@@ -237,6 +237,19 @@ class Assistant:
     def small_talk(self, text: str, language: str, query: np.ndarray, detected: str | None = None) -> bool:
         """`detected`: the message's language when detected with confidence ("" when not; None: detect it)."""
         detected = detect_language(text, fallback="") if detected is None else detected
+        model = self.fitted.small_talk
+        if model is not None and len(model.names) == query.shape[0]:
+            # the fitted model reads the whole message ("entschuldigung, kurze frage", "ok thanks. are you still
+            # there?"), where the closest pleasantry's cosine missed them; a message asking for a fact is a question
+            if answer_types(text):
+                return False
+            cut = self.fitted.info.get("small_talk_log_odds_cut", 0.0)
+            if float(model.decision(query[None, :], model.names)[0]) >= cut:
+                return True
+            if not (detected and self._not_reading(detected)):
+                return False
+            # in a language one of the models never learnt ("mulțumesc!"), which the training messages hardly hold,
+            # the closeness of the models that read it is heard too
         return self.pleasantries(text, language, query, self.small_talk_cut, self.model_cuts(detected))
 
     def model_cuts(self, detected: str) -> dict[str, float] | None:

@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", nargs="*", metavar="MODEL", choices=MODEL_KEYS,
                    help="fit the ranking, confidence and answer-sentence models on the train split, choose the "
                         "abstention threshold on the dev split, save them for the embedder, then evaluate; with "
-                        "model names (ranker, quote_ranker, sentence, quote_sentence, confidence, form, follow_up), "
-                        "fit only those and keep the others")
+                        "model names (ranker, quote_ranker, sentence, quote_sentence, confidence, form, follow_up, "
+                        "small_talk), fit only those and keep the others")
     _common(p)
 
     p = sub.add_parser("bench", help="latency of each stage over the evaluation questions (medians and p95)")

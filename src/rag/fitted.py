@@ -14,7 +14,10 @@ Three are fitted per embedder and stored in `src/rag/models/<embedder>.json` wit
 - the follow-up model: whether a question depends on the previous one (conversation.py);
 - the question-form model: whether a question, by its wording alone, reads as one that leans on an earlier
   turn ("and for a master?", "who do I write to about it?"): a logistic regression over the question's own
-  vector, one of the follow-up model's signals.
+  vector, one of the follow-up model's signals;
+- the small-talk model: whether a message, by its vector, is a pleasantry or a request with no subject ("thanks!",
+  "entschuldigung, kurze frage", "すみません、ちょっといいですか") rather than a question: a logistic regression like
+  the question-form model, fitted on the training split's messages and the pleasantries (conversation.py).
 Weights come from the training split, the threshold from the dev split; test and blind are only reported.
 """
 
@@ -28,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up", "form", "quote_ranker", "quote_sentence")
+MODEL_KEYS = ("ranker", "confidence", "sentence", "follow_up", "form", "quote_ranker", "quote_sentence",
+              "small_talk")
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Fitted:
     form: LinearModel | None = None
     quote_ranker: LinearModel | None = None
     quote_sentence: LinearModel | None = None
+    small_talk: LinearModel | None = None
 
     @classmethod
     def unfitted(cls, threshold: float = 0.5) -> "Fitted":
@@ -115,7 +120,8 @@ class Fitted:
         the single-model fit of `fallback`, its signals renamed: its per-question z-scores and gaps, which are
         comparable across models. Raw cosine levels are left out (e5's sit in a narrow band near 0.85, another
         model's elsewhere, and would read as far out of range), and so is the question-form model, which reads
-        e5's own vectors. `rag eval --fit` with that embedder fits its own."""
+        e5's own vectors, and the small-talk model, for the same reason. `rag eval --fit` with that embedder fits
+        its own."""
         path = model_path(embedder)
         rename = None
         if not path.exists():
@@ -137,7 +143,7 @@ class Fitted:
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
                    follow_up=model("follow_up"), form=None if rename else model("form"),
                    quote_ranker=model("quote_ranker"), quote_sentence=model("quote_sentence"),
-                   threshold=float(data["threshold"]), info={k: v for k, v in data.items() if k not in MODEL_KEYS})
+                   small_talk=None if rename else model("small_talk"), threshold=float(data["threshold"]), info={k: v for k, v in data.items() if k not in MODEL_KEYS})
 
     def save(self, embedder: str) -> Path:
         path = model_path(embedder)
@@ -149,6 +155,7 @@ class Fitted:
                 "follow_up": self.follow_up.to_dict() if self.follow_up else None,
                 "form": self.form.to_dict() if self.form else None,
                 "quote_ranker": self.quote_ranker.to_dict() if self.quote_ranker else None,
-                "quote_sentence": self.quote_sentence.to_dict() if self.quote_sentence else None}
+                "quote_sentence": self.quote_sentence.to_dict() if self.quote_sentence else None,
+                "small_talk": self.small_talk.to_dict() if self.small_talk else None}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return path

@@ -124,6 +124,39 @@ def fit_form(assistant, items):
     return fit_linear(vectors, labels, names, c=REGULARISATION), dict(zip(texts, out_of_fold))
 
 
+SMALL_TALK_FALSE_RATE = 0.001   # out-of-fold share of the training questions the small-talk cut may take for small talk
+
+
+def fit_small_talk_model(assistant, items):
+    """Every message of the training split (small talk or not) and the pleasantries themselves (conversation.py)
+    by their vectors: is it small talk? A logistic regression like the question-form model. Returns it and the cut
+    of its log-odds: the lowest at which, out of fold, at most SMALL_TALK_FALSE_RATE of the training questions pass.
+    A question taken for small talk goes unanswered, where a pleasantry taken for a question is mostly refused;
+    and short questions in the languages the training split holds least of ("nganh gi vay", Vietnamese without
+    accents) sit nearer the pleasantries than the model's own even odds. (None, 0) without small talk to learn from."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from .conversation import SMALL_TALK
+    from .retrieval.words import answer_types
+
+    texts = [(item.question, item.history) for item in items] + [(phrase, None) for phrase in SMALL_TALK]
+    labels = np.array([int(item.small_talk) for item in items] + [1] * len(SMALL_TALK))
+    if sum(item.small_talk for item in items) < FORM_FOLDS:
+        return None, 0.0
+    vectors = np.vstack([assistant.prepare(text, history)[3][0] for text, history in texts])
+    names = [f"vector.{i}" for i in range(vectors.shape[1])]
+    out_of_fold = np.zeros(len(texts))
+    for fit_rows, held_out in StratifiedKFold(FORM_FOLDS, shuffle=True, random_state=0).split(vectors, labels):
+        out_of_fold[held_out] = fit_linear(vectors[fit_rows], labels[fit_rows], names, c=REGULARISATION).decision(
+            vectors[held_out], names)
+    # as answering reads it: a message asking for a fact is never small talk
+    questions = np.array([not answer_types(text) for text, _ in texts]) & (labels == 0)
+    passing = np.sort(out_of_fold[questions])[::-1]
+    allowed = int(SMALL_TALK_FALSE_RATE * (labels == 0).sum())
+    cut = max(0.0, float(passing[allowed]) + 1e-6) if allowed < len(passing) else 0.0
+    return fit_linear(vectors, labels, names, c=REGULARISATION), round(cut, 4)
+
+
 def fit_follow_up(assistant, items, options: RetrievalOptions, form_out_of_fold: dict | None = None):
     """Second turns of training conversations: does the question depend on the previous one?"""
     rows, labels, names = [], [], None
@@ -188,15 +221,16 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
         from .errors import DatasetError
 
         raise DatasetError("fitting needs questions of a train split and of a dev split (the \"split\" field)")
+    chat = [i for i in items if i.split == "train" and i.small_talk]   # the small-talk model's positives
     if only:
-        fitted = refit_only(assistant, train, options, only)
+        fitted = refit_only(assistant, train, options, only, chat)
     else:
         fitted = Fitted(ranker=None, confidence=None, threshold=0.5,
                         info={"fitted_on": "train", "threshold_on": "dev", "train_questions": len(train),
                               "dev_questions": len(dev), "dropped": sorted(options.drop), "glossary": options.glossary})
         if len(assistant.index.models) > 1:
             fitted.info["cosine_scales"] = fit_cosine_scales(assistant, train)
-        _fit_in_order(assistant, fitted, train, options, frozenset(MODEL_KEYS))
+        _fit_in_order(assistant, fitted, train, options, frozenset(MODEL_KEYS), chat)
         fitted.info["small_talk_similarity"], cuts = fit_small_talk(assistant, [i for i in items if i.split == "train"])
         if cuts:
             fitted.info["small_talk_model_cuts"] = cuts
@@ -208,7 +242,7 @@ def fit(assistant, items, options: RetrievalOptions | None = None, max_false_abs
     return fitted
 
 
-def refit_only(assistant, train, options: RetrievalOptions, only: frozenset[str]) -> Fitted:
+def refit_only(assistant, train, options: RetrievalOptions, only: frozenset[str], chat=()) -> Fitted:
     """The assistant's fitted models with only those named in `only` fitted again on `train`, recorded in the
     info's "refitted". A model refitted alone keeps the others' behaviour: more training questions for the model
     that picks the first line need not move the confidence the threshold was chosen for."""
@@ -220,16 +254,18 @@ def refit_only(assistant, train, options: RetrievalOptions, only: frozenset[str]
 
         raise InvalidSettingError(f"--fit: no model called {', '.join(unknown)} (the models: {', '.join(MODEL_KEYS)})")
     fitted = copy.deepcopy(assistant.fitted)
-    _fit_in_order(assistant, fitted, train, options, only)
+    _fit_in_order(assistant, fitted, train, options, only, chat)
     fitted.info = {**fitted.info, "refitted": [*fitted.info.get("refitted", []),
                                                {"models": sorted(only), "train_questions": len(train)}]}
     return fitted
 
 
-def _fit_in_order(assistant, fitted: Fitted, train, options: RetrievalOptions, models: frozenset[str]) -> None:
+def _fit_in_order(assistant, fitted: Fitted, train, options: RetrievalOptions, models: frozenset[str],
+                  chat=()) -> None:
     """Fit `models` into `fitted` (installed in `assistant`) in the order they read one another: the rankers,
     then the sentence models (on the rankers' passages), the confidence (on both), the question-form model and
-    the follow-up model (on the form model's out-of-fold log-odds when it is fitted too, else the installed one's)."""
+    the follow-up model (on the form model's out-of-fold log-odds when it is fitted too, else the installed one's),
+    and the small-talk model (on `train` and `chat`, the training split's small talk)."""
     install(assistant, fitted, options)   # each model fitted below is read, through it, by those after it
     # the ranker the confidence reads goes without the word alignment; the quote ranker, with it
     if "ranker" in models:
@@ -247,6 +283,8 @@ def _fit_in_order(assistant, fitted: Fitted, train, options: RetrievalOptions, m
         fitted.form, form_out_of_fold = fit_form(assistant, train)
     if "follow_up" in models:
         fitted.follow_up = fit_follow_up(assistant, train, options, form_out_of_fold)
+    if "small_talk" in models:
+        fitted.small_talk, fitted.info["small_talk_log_odds_cut"] = fit_small_talk_model(assistant, [*train, *chat])
 
 
 def install(assistant, fitted: Fitted, options: RetrievalOptions | None = None) -> None:
