@@ -143,7 +143,8 @@ class Fitted:
         return cls(ranker=model("ranker"), confidence=model("confidence"), sentence=model("sentence"),
                    follow_up=model("follow_up"), form=None if rename else model("form"),
                    quote_ranker=model("quote_ranker"), quote_sentence=model("quote_sentence"),
-                   small_talk=None if rename else model("small_talk"), threshold=float(data["threshold"]), info={k: v for k, v in data.items() if k not in MODEL_KEYS})
+                   small_talk=None if rename else model("small_talk"), threshold=float(data["threshold"]),
+                   info={k: v for k, v in data.items() if k not in MODEL_KEYS})
 
     def save(self, embedder: str) -> Path:
         path = model_path(embedder)

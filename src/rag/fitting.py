@@ -133,7 +133,8 @@ def fit_small_talk_model(assistant, items):
     of its log-odds: the lowest at which, out of fold, at most SMALL_TALK_FALSE_RATE of the training questions pass.
     A question taken for small talk goes unanswered, where a pleasantry taken for a question is mostly refused;
     and short questions in the languages the training split holds least of ("nganh gi vay", Vietnamese without
-    accents) sit nearer the pleasantries than the model's own even odds. (None, 0) without small talk to learn from."""
+    accents) sit nearer the pleasantries than the model's own even odds. (None, 0) with fewer than FORM_FOLDS small-talk
+    messages to learn from."""
     from sklearn.model_selection import StratifiedKFold
 
     from .conversation import SMALL_TALK
