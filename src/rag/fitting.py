@@ -109,19 +109,27 @@ def fit_form(assistant, items):
     (a follow-up's second turn) or stand alone (every other question)? Returns the model and, for each
     training question, its out-of-fold log-odds, so the follow-up model is fitted on values like those it
     will see on new questions, not on questions the form model has learnt."""
-    from sklearn.model_selection import StratifiedKFold
-
     texts = [item.question for item in items]
     labels = np.array([int(item.conversation == "follow_up") for item in items])
     if labels.sum() < FORM_FOLDS or (1 - labels).sum() < FORM_FOLDS:
         return None, {}
-    vectors = np.vstack([assistant.prepare(text)[3][0] for text in texts])
+    model, out_of_fold = _fit_on_vectors(np.vstack([assistant.prepare(text)[3][0] for text in texts]), labels)
+    return model, dict(zip(texts, out_of_fold))
+
+
+def _fit_on_vectors(vectors: np.ndarray, labels: np.ndarray, shuffle: bool = False):
+    """A logistic regression over whole question vectors, and each row's log-odds from the model fitted on the
+    other folds. `shuffle`: folds drawn at random (rows grouped by their source would otherwise make folds of one
+    source each)."""
+    from sklearn.model_selection import StratifiedKFold
+
     names = [f"vector.{i}" for i in range(vectors.shape[1])]
-    out_of_fold = np.zeros(len(texts))
-    for fit_rows, held_out in StratifiedKFold(FORM_FOLDS).split(vectors, labels):
+    out_of_fold = np.zeros(len(labels))
+    folds = StratifiedKFold(FORM_FOLDS, shuffle=True, random_state=0) if shuffle else StratifiedKFold(FORM_FOLDS)
+    for fit_rows, held_out in folds.split(vectors, labels):
         part = fit_linear(vectors[fit_rows], labels[fit_rows], names, c=REGULARISATION)
         out_of_fold[held_out] = part.decision(vectors[held_out], names)
-    return fit_linear(vectors, labels, names, c=REGULARISATION), dict(zip(texts, out_of_fold))
+    return fit_linear(vectors, labels, names, c=REGULARISATION), out_of_fold
 
 
 SMALL_TALK_FALSE_RATE = 0.001   # out-of-fold share of the training questions the small-talk cut may take for small talk
@@ -133,10 +141,8 @@ def fit_small_talk_model(assistant, items):
     of its log-odds: the lowest at which, out of fold, at most SMALL_TALK_FALSE_RATE of the training questions pass.
     A question taken for small talk goes unanswered, where a pleasantry taken for a question is mostly refused;
     and short questions in the languages the training split holds least of ("nganh gi vay", Vietnamese without
-    accents) sit nearer the pleasantries than the model's own even odds. (None, 0) with fewer than FORM_FOLDS small-talk
-    messages to learn from."""
-    from sklearn.model_selection import StratifiedKFold
-
+    accents) sit nearer the pleasantries than the model's own even odds. (None, 0) with fewer than FORM_FOLDS
+    small-talk messages to learn from."""
     from .conversation import SMALL_TALK
     from .retrieval.words import answer_types
 
@@ -144,18 +150,15 @@ def fit_small_talk_model(assistant, items):
     labels = np.array([int(item.small_talk) for item in items] + [1] * len(SMALL_TALK))
     if sum(item.small_talk for item in items) < FORM_FOLDS:
         return None, 0.0
-    vectors = np.vstack([assistant.prepare(text, history)[3][0] for text, history in texts])
-    names = [f"vector.{i}" for i in range(vectors.shape[1])]
-    out_of_fold = np.zeros(len(texts))
-    for fit_rows, held_out in StratifiedKFold(FORM_FOLDS, shuffle=True, random_state=0).split(vectors, labels):
-        out_of_fold[held_out] = fit_linear(vectors[fit_rows], labels[fit_rows], names, c=REGULARISATION).decision(
-            vectors[held_out], names)
+    # the pleasantries come last, after the training messages: folds drawn at random mix them
+    model, out_of_fold = _fit_on_vectors(
+        np.vstack([assistant.prepare(text, history)[3][0] for text, history in texts]), labels, shuffle=True)
     # as answering reads it: a message asking for a fact is never small talk
     questions = np.array([not answer_types(text) for text, _ in texts]) & (labels == 0)
     passing = np.sort(out_of_fold[questions])[::-1]
     allowed = int(SMALL_TALK_FALSE_RATE * (labels == 0).sum())
     cut = max(0.0, float(passing[allowed]) + 1e-6) if allowed < len(passing) else 0.0
-    return fit_linear(vectors, labels, names, c=REGULARISATION), round(cut, 4)
+    return model, round(cut, 4)
 
 
 def fit_follow_up(assistant, items, options: RetrievalOptions, form_out_of_fold: dict | None = None):
