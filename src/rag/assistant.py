@@ -39,6 +39,9 @@ class Reading:
 
 RETRIEVED = 10           # candidates kept on every answer, for hit@10 and for staff review
 HISTORY_WEIGHT = 0.5     # how much the previous question steers a follow-up's retrieval
+# ... and the choice of the line it leads with, which must answer the follow-up itself ("who do I write to about
+# it?": the e-mail line of the passages the previous question found); chosen on dev (0, 0.25, 0.5)
+LINE_HISTORY_WEIGHT = 0.25
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -58,10 +61,16 @@ def clean_question(question: object, max_chars: int) -> str:
     return text
 
 
-def with_previous(vectors: np.ndarray) -> np.ndarray:
+def with_previous(vectors: np.ndarray, weight: float = HISTORY_WEIGHT) -> np.ndarray:
     """A follow-up's vector: the question's, steered by the previous question's (rows 0 and 1 of `vectors`)."""
-    mixed = vectors[0] + HISTORY_WEIGHT * vectors[1]
+    mixed = vectors[0] + weight * vectors[1]
     return mixed / np.linalg.norm(mixed)
+
+
+def follow_up_lines(text: str, vectors: np.ndarray) -> tuple[np.ndarray, str]:
+    """What a follow-up's lines are scored against: its own words, its vector steered a little by the previous
+    question's. The passages are found with both questions; the line shown first answers the one asked now."""
+    return with_previous(vectors, LINE_HISTORY_WEIGHT), text
 
 
 def limit_blas_threads() -> None:
@@ -143,7 +152,7 @@ class Assistant:
         return text, language, last, vectors
 
     def reading(self, text: str, language: str, search_text: str, query: np.ndarray, follow_up: bool = False,
-                options: RetrievalOptions | None = None) -> Reading:
+                options: RetrievalOptions | None = None, lines: tuple[np.ndarray, str] | None = None) -> Reading:
         """The passages for one way of reading the question, and how sure they answer it. The confidence is
         read on the question's own words; the passages found and quoted, also with the induced lexicon's
         reading of the words the texts never use (lexicon.py), when it has one, and ranked by the quote ranker,
@@ -151,18 +160,21 @@ class Assistant:
         lifts the passage that answers, but out-of-scope questions find a passage that speaks of their words
         too, so the confidence reads the ranking without it (docs/figures.md, session 11). The line quoted
         first is chosen by the quote sentence model, which also reads each line after its page title and
-        section (fitted.py)."""
+        section (fitted.py). `lines`: the vector and text the lines are scored against, when not the
+        question's (a follow-up's, follow_up_lines)."""
         options = options or self.retriever.options
         kinds = asked_kinds(text, search_text)
         unread = self.unread(language, options)
         # the confidence's reading: no word alignment, each line read alone (its sentence model knows no context)
-        first = self._found(search_text, query, options.without("align", "context"), kinds=kinds, unread=unread)
+        first = self._found(search_text, query, options.without("align", "context"), kinds=kinds, unread=unread,
+                            lines=lines)
         extra = self.lexicon.translations(search_text) if self.lexicon is not None and options.lexicon else ()
         aligned = self.fitted.quote_ranker is not None and "align" not in options.drop
         # without a quote ranker nothing weighs the alignment: it is not computed
         quoting = options if aligned else options.without("align")
         hits, signals, quotes = (self._found(search_text, query, quoting, extra, kinds, self.fitted.quote_ranker,
-                                             same_vector=first[1], sentence=self.fitted.quote_sentence, unread=unread)
+                                             same_vector=first[1], sentence=self.fitted.quote_sentence, unread=unread,
+                                             lines=lines)
                                  if extra or aligned or self.fitted.quote_sentence is not None else first)
         # the passage the confidence reads first and the one the answer quotes must both hold the fact asked
         leads = {found[q.lead.hit_rank if q.lead else 0].chunk.text
@@ -175,13 +187,15 @@ class Assistant:
 
     def _found(self, search_text: str, query: np.ndarray, options: RetrievalOptions, extra: tuple[str, ...] = (),
                kinds: frozenset[str] | None = None, ranker=None, same_vector=None, sentence=None,
-               unread: Borrowing | None = None):
+               unread: Borrowing | None = None, lines: tuple[np.ndarray, str] | None = None):
         """The best passages, the signals they were ranked on (by `ranker`, by default the fitted ranker), and
-        their quotable lines scored (by `sentence`, by default the fitted sentence model)."""
+        their quotable lines scored (by `sentence`, by default the fitted sentence model) against `lines`
+        (vector, text), by default the query's."""
         hits, signals = self.retriever.retrieve(search_text, query, RETRIEVED, options=options,
                                                 ranker=ranker or self.fitted.ranker, extra=extra, kinds=kinds,
                                                 same_vector=same_vector, unread=unread)
-        quotes = score_units(hits, self.index, query, search_text, self.retriever.sentence_tokens, signals,
+        line_vector, line_text = lines or (query, search_text)
+        quotes = score_units(hits, self.index, line_vector, line_text, self.retriever.sentence_tokens, signals,
                              sentence or self.fitted.sentence, drop=options.drop, extra=extra, kinds=kinds,
                              unread=unread)
         return hits, signals, quotes
@@ -207,7 +221,7 @@ class Assistant:
         if previous is None:
             return alone, None, 0.0
         together = self.reading(text, language, f"{text} {previous}", with_previous(vectors), follow_up=True,
-                                options=options)
+                                options=options, lines=follow_up_lines(text, vectors))
         return alone, together, float(vectors[0] @ vectors[1])
 
     def read(self, text: str, language: str, previous: str | None, vectors: np.ndarray) -> Reading:

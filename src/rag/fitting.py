@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from .answer import sentence_candidates
-from .assistant import with_previous
+from .assistant import follow_up_lines, with_previous
 from .confidence import question_signals
 from .conversation import follow_up_signals
 from .fitted import MODEL_KEYS, Fitted, fit_linear
@@ -23,11 +23,12 @@ REGULARISATION = 1.0   # scikit-learn's C; larger values did not change the dev 
 
 
 def _gold(assistant, item):
-    """(text, language, search_text, query vector) of a training question, read as its label says."""
+    """(text, language, search_text, query vector, lines) of a training question, read as its label says;
+    `lines`: the vector and text its lines are scored against, when not the query's (a follow-up's)."""
     text, language, previous, vectors = assistant.prepare(item.question, item.history)
     if previous is not None and item.conversation == "follow_up":
-        return text, language, f"{text} {previous}", with_previous(vectors)
-    return text, language, text, vectors[0]
+        return text, language, f"{text} {previous}", with_previous(vectors), follow_up_lines(text, vectors)
+    return text, language, text, vectors[0], None
 
 
 def fit_ranker(assistant, items, options: RetrievalOptions):
@@ -38,7 +39,7 @@ def fit_ranker(assistant, items, options: RetrievalOptions):
     for item in items:
         if not item.answerable:
             continue
-        text, language, search_text, query = _gold(assistant, item)
+        text, language, search_text, query, _ = _gold(assistant, item)
         signals = assistant.retriever.signals(search_text, query, options, kinds=asked_kinds(text, search_text),
                                               unread=assistant.unread(language, options))
         positive = np.array([holds_needle(c.text, item.needles) for c in assistant.index.chunks], dtype=np.int64)
@@ -63,14 +64,15 @@ def fit_sentence(assistant, items, options: RetrievalOptions, quoted: bool = Fal
     for item in items:
         if not item.answerable:
             continue
-        text, language, search_text, query = _gold(assistant, item)
+        text, language, search_text, query, lines = _gold(assistant, item)
         kinds, unread = asked_kinds(text, search_text), assistant.unread(language, options)
+        line_vector, line_text = lines or (query, search_text)
         extra = lexicon.translations(search_text) if lexicon is not None else ()
         hits, signals = assistant.retriever.retrieve(search_text, query, 10,
                                                      options=options if aligned else options.without("align"),
                                                      ranker=ranker, extra=extra, kinds=kinds, unread=unread)
         units, features, unit_names = sentence_candidates(
-            hits, assistant.index, query, search_text, assistant.retriever.sentence_tokens, signals,
+            hits, assistant.index, line_vector, line_text, assistant.retriever.sentence_tokens, signals,
             drop=(options if quoted else options.without("context")).drop, extra=extra, kinds=kinds, unread=unread)
         label = np.array([holds_needle(u.text, item.needles) for u in units], dtype=np.int64)
         if units and label.any():
@@ -90,8 +92,8 @@ def fit_confidence(assistant, items, options: RetrievalOptions):
     rows, labels, names = [], [], None
     plain = dataclasses.replace(options, lexicon=False).without("align")   # the question's own words only
     for item in items:
-        text, language, search_text, query = _gold(assistant, item)
-        reading = assistant.reading(text, language, search_text, query, options=plain)
+        text, language, search_text, query, lines = _gold(assistant, item)
+        reading = assistant.reading(text, language, search_text, query, options=plain, lines=lines)
         # the passages and lines the confidence reads when answering (Assistant.reading's first reading), not the
         # quoted ones: those are ranked by the quote ranker and their lines scored by the quote sentence model
         row, names = question_signals(assistant.retriever, text, search_text, language, *reading.judged,
@@ -201,7 +203,7 @@ def fit_cosine_scales(assistant, items) -> dict[str, list[float]]:
     index = assistant.index
     found: dict[str, list[tuple[float, float]]] = {}
     for item in items:
-        text, language, search_text, query = _gold(assistant, item)
+        text, language, search_text, query, _ = _gold(assistant, item)
         if assistant.unread(language) is not None:
             continue
         for kind, vectors in (("chunk", index.chunk_vectors), ("sentence_all", index.sentence_vectors),
