@@ -36,10 +36,14 @@ def test_a_follow_up_asking_another_kind_of_fact_gets_that_fact_not_the_previous
     assert "@" in answer.answer and "210€" not in first, answer.answer
 
 
-def test_a_follow_up_asking_whom_to_write_to_leads_with_the_address(real_assistant):
-    # the passages are found with both questions, the line shown first is chosen for the follow-up's own words
+@pytest.mark.xfail(strict=False, reason="since session 20 a follow-up's lines are scored on its own words, so this "
+                   "one leads with an address, but the staff-mobility one (erasmus-staff@uphf.fr): the passage with the "
+                   "students' addresses is only fifth of the joint reading's passages, and the first line is chosen "
+                   "among the three best (docs/figures.md, session 20)")
+def test_a_follow_up_asking_whom_to_write_to_leads_with_the_students_address(real_assistant):
     answer = real_assistant.ask("who do I write to about it?", history=["How much is the Erasmus grant per month?"])
-    assert "@" in answer.answer.split("\n")[0], answer.answer
+    first = answer.answer.split("\n")[0]
+    assert "erasmus@uphf.fr" in first or "international_out@uphf.fr" in first, answer.answer
 
 
 def test_an_answer_never_leads_with_a_bare_heading(real_assistant):
