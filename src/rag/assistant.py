@@ -40,7 +40,7 @@ class Reading:
 RETRIEVED = 10           # candidates kept on every answer, for hit@10 and for staff review
 HISTORY_WEIGHT = 0.5     # how much the previous question steers a follow-up's retrieval
 # ... and the choice of the line it leads with, which must answer the follow-up itself ("who do I write to about
-# it?": the e-mail line of the passages the previous question found); chosen on dev (0, 0.25, 0.5)
+# it?" after the grant asks for an address, not for the grant); chosen on dev (0, 0.25, 0.5)
 LINE_HISTORY_WEIGHT = 0.25
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
