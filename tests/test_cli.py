@@ -1,5 +1,6 @@
 import io
 import json
+import re
 import sys
 
 import pytest
@@ -133,3 +134,19 @@ def test_eval_report_naming_a_file_is_one_line_and_exit_2(cli_env, capsys, tmp_p
     target.write_text("mine", encoding="utf-8")
     status, _, err = run(capsys, "eval", "--report", str(target))
     assert status == 2 and "is a file" in err and target.read_text(encoding="utf-8") == "mine"
+
+
+def test_bench_build_times_a_first_build_and_a_rebuild_without_touching_the_index(cli_env, capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr("rag.index.make_embedder", lambda settings: KeywordEncoder())
+    dataset = tmp_path / "two.jsonl"
+    dataset.write_text("\n".join(json.dumps({"id": f"b{i}", "question": q, "lang": "fr", "answerable": True,
+                                             "needles": ["x"], "source": ""}) for i, q in enumerate(["bourse", "master"])),
+                       encoding="utf-8")
+    index = cli_env.index_dir
+    before = {p.relative_to(index): p.stat().st_mtime_ns for p in index.rglob("*")}
+    status, out, _ = run(capsys, "bench", "--build", "--repeat", "1", "--dataset", str(dataset))
+    assert status == 0
+    assert "warm ask p50" in out
+    assert re.search(r"first index build \(no vector cached\): [\d.]+ s; the unchanged corpus rebuilt: [\d.]+ s", out), out
+    # the benchmark built in a folder of its own: the index answering, and its vector cache, are as they were
+    assert {p.relative_to(index): p.stat().st_mtime_ns for p in index.rglob("*")} == before
