@@ -83,6 +83,22 @@ def test_report_is_written_with_metrics_and_baselines(small_assistant, tmp_path)
     assert "data:image/png;base64," in page and "http" not in page.split("<body>")[1].split("Failed questions")[0]
 
 
+
+def test_report_gives_the_checks_kept_out_of_the_splits_beside_them(small_assistant, tmp_path):
+    from rag.evaluation import Item, run, summarise
+    from rag.report import write_report
+
+    items = [Item(id="a", question="montant bourse Mermoz", lang="fr", answerable=True, needles=["400€"], split="dev")]
+    outside = {"questions <written> apart": [
+        Item(id="o1", question="combien pour la bourse Mermoz ?", lang="fr", answerable=True, needles=["400€"], split=""),
+        Item(id="o2", question="weather tomorrow?", lang="en", answerable=False, needles=[], split="")]}
+    results = run(small_assistant, items)
+    write_report(tmp_path / "report", small_assistant, items, results, summarise(results, 0.2), outside=outside)
+    check = json.loads((tmp_path / "report" / "metrics.json").read_text())["outside_checks"]["questions <written> apart"]
+    assert check["questions"] == 2 and 0.0 <= check["answer_accuracy"] <= 1.0 and "abstention_accuracy" in check
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Checks kept out of the splits (1)" in page and "questions &lt;written&gt; apart" in page
+
 def test_first_line_is_the_first_line_carrying_a_citation_marker():
     from rag.evaluation import first_cited_line
 

@@ -343,12 +343,15 @@ def run_cli(args, settings) -> int:
     summary = summarise(results, threshold)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     if args.report:
-        from .report import write_report
+        from .report import OUTSIDE_CHECKS, write_report
 
-        blind = []
-        if dataset == DEFAULT_DATASET and BLIND_DATASET.exists():   # reported beside, never used to choose
-            blind = load_dataset(BLIND_DATASET, corpus_text=_corpus_text(settings))
-        write_report(Path(args.report), assistant, items, results, summary, extra_items=blind)
+        blind, outside = [], {}
+        if dataset == DEFAULT_DATASET:   # reported beside, never used to choose
+            if BLIND_DATASET.exists():
+                blind = load_dataset(BLIND_DATASET, corpus_text=corpus_text)
+            outside = {name: load_dataset(DEFAULT_DATASET.parent / path, corpus_text=corpus_text)
+                       for name, path in OUTSIDE_CHECKS.items() if (DEFAULT_DATASET.parent / path).exists()}
+        write_report(Path(args.report), assistant, items, results, summary, extra_items=blind, outside=outside)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:

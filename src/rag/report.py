@@ -3,6 +3,8 @@
 Besides the shipped pipeline, the same questions go through a baseline (the models' mean cosine, nothing
 fitted) and ablations: each group of signals left out, the models refitted without it on the train split
 and the threshold chosen again on dev, so every stage's contribution is a number on dev, test and blind.
+The checks kept out of the splits (questions written apart from the code, in `eval/sources/`) go through the
+shipped pipeline only, beside them: how far the splits' figures carry.
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ ABLATIONS = {
     "without the question-language signal (confidence)": RetrievalOptions(drop=frozenset({"language"})),
     "without the unheld-fact rule: phone, hours, price, number, year (confidence)": RetrievalOptions(drop=frozenset({"unheld"})),
 }
+# Question sets written apart from the code and from the splits, never used to fit or choose anything (paths under
+# eval/): the report gives the shipped pipeline's figures on each.
+OUTSIDE_CHECKS = {
+    "505 questions written from the texts alone": "sources/student_questions_8.jsonl",
+    "60 two-turn conversations": "sources/student_conversations_4.jsonl",
+    "60 short conversations, 20 requests for help with no subject": "sources/student_conversations_help_14.jsonl",
+    "150 short conversations, short new topics and follow-ups": "sources/student_conversations_14b.jsonl",
+    "93 questions asking a price, a number, a phone number, hours or a year": "sources/student_fact_questions_10.jsonl",
+    "240 questions in languages USE never learnt (id, cs, hi, ro)": "sources/translated_unread_languages_13.jsonl",
+}
+OUTSIDE_METRICS = ("questions", "hit@5", "answer_accuracy", "first_line_accuracy", "citation_precision",
+                   "abstention_accuracy", "false_abstention_rate", "small_talk_without_passages", "auc")
 ABLATION_METRICS = ("hit@1", "hit@5", "answer_accuracy", "first_line_accuracy", "citation_precision",
                     "abstention_accuracy", "false_abstention_rate", "auc")
 
@@ -143,7 +157,9 @@ METRIC_NAMES = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndc
                 "false_abstention_rate", "small_talk_without_passages"]
 
 
-def write_report(folder: Path, assistant, items, results, summary, extra_items=()) -> None:
+def write_report(folder: Path, assistant, items, results, summary, extra_items=(), outside=None) -> None:
+    """`extra_items`: the blind set, reported beside the splits and in the ablations; `outside`: {name: items} of
+    the checks kept out of the splits (OUTSIDE_CHECKS), through the shipped pipeline only."""
     folder.mkdir(parents=True, exist_ok=True)
     threshold = summary["threshold"]
     dev = [r for r in results if r.item.split == "dev"] or results
@@ -158,7 +174,11 @@ def write_report(folder: Path, assistant, items, results, summary, extra_items=(
                                       for s in sorted({r.item.split for r in shipped})}}
     if {"train", "dev"} <= splits:   # ablations refit the models: they need a train and a dev split
         baselines.update(ablations(assistant, items, extra_items))
-    summary = dict(summary, baselines=baselines, threshold_sweep_dev=rows,
+    checks = {}
+    for name, check in (outside or {}).items():
+        answered = run(assistant, list(check))
+        checks[name] = dict(metrics(answered, threshold), auc=auc(answered))
+    summary = dict(summary, baselines=baselines, outside_checks=checks, threshold_sweep_dev=rows,
                    threshold_choice={"used": threshold, "recommended_on_dev": recommended["threshold"],
                                      "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.03 on the dev split, middle of a run of tied thresholds"},
                    by_source=breakdown(results, lambda r: r.item.source or "(none)", threshold),
@@ -188,6 +208,9 @@ td,th{{border:1px solid #aaa;padding:3px 6px;font-size:.85rem}} img{{max-width:1
 recommends {recommended['threshold']}; the test split chose nothing). Run time {summary.get('seconds', '?')} s.</p>
 <h2>Headline</h2>{_table(['split'] + METRIC_NAMES, split_rows)}
 <h2>Baselines and ablations (each refitted on train, threshold on dev; blind never chose anything)</h2>{_table(['configuration', 'split'] + list(ABLATION_METRICS), base_rows)}
+<h2>Checks kept out of the splits ({len(checks)})</h2><p>Questions written apart from the code and from the splits, never
+used to fit or choose anything; the same models and threshold. A document nobody wrote code for has its own command
+(<code>sh eval/new_document/run.sh</code>).</p>{_table(['check'] + list(OUTSIDE_METRICS), [[name] + [m.get(k) for k in OUTSIDE_METRICS] for name, m in checks.items()])}
 <h2>By question language</h2>{_table(['language'] + METRIC_NAMES, group_rows(summary['by_language']))}<img alt="answer accuracy per language" src="{plots['languages']}">
 <h2>By source document</h2>{_table(['source'] + METRIC_NAMES, group_rows(summary['by_source']))}
 <h2>By language pair (question → source)</h2>{_table(['pair'] + METRIC_NAMES, group_rows(summary['by_language_pair']))}
