@@ -36,20 +36,15 @@ ABLATIONS = {
     "without the question-language signal (confidence)": RetrievalOptions(drop=frozenset({"language"})),
     "without the unheld-fact rule: phone, hours, price, number, year (confidence)": RetrievalOptions(drop=frozenset({"unheld"})),
 }
-# Question sets written apart from the code and from the splits, never used to fit or choose anything (paths under
-# eval/): the report gives the shipped pipeline's figures on each.
-OUTSIDE_CHECKS = {
-    "505 questions written from the texts alone": "sources/student_questions_8.jsonl",
-    "60 two-turn conversations": "sources/student_conversations_4.jsonl",
-    "60 short conversations, 20 requests for help with no subject": "sources/student_conversations_help_14.jsonl",
-    "150 short conversations, short new topics and follow-ups": "sources/student_conversations_14b.jsonl",
-    "93 questions asking a price, a number, a phone number, hours or a year": "sources/student_fact_questions_10.jsonl",
-    "240 questions in languages USE never learnt (id, cs, hi, ro)": "sources/translated_unread_languages_13.jsonl",
-}
 OUTSIDE_METRICS = ("questions", "hit@5", "answer_accuracy", "first_line_accuracy", "citation_precision",
                    "abstention_accuracy", "false_abstention_rate", "small_talk_without_passages", "auc")
 ABLATION_METRICS = ("hit@1", "hit@5", "answer_accuracy", "first_line_accuracy", "citation_precision",
                     "abstention_accuracy", "false_abstention_rate", "auc")
+
+
+def scored(results, threshold: float) -> dict:
+    """The metrics of `results` at `threshold`, with the confidence's AUC."""
+    return dict(metrics(results, threshold), auc=auc(results))
 
 
 def ablations(assistant, items, extra_items=()) -> dict:
@@ -81,8 +76,7 @@ def ablations(assistant, items, extra_items=()) -> dict:
             out[name] = {}
             for split in splits:
                 chosen = [r for r in results if r.item.split == split]
-                m = metrics(chosen, assistant.threshold)
-                m["auc"] = auc(chosen)
+                m = scored(chosen, assistant.threshold)
                 out[name][split] = {k: m.get(k) for k in ABLATION_METRICS}
     finally:
         install(assistant, saved, saved_options)
@@ -159,7 +153,7 @@ METRIC_NAMES = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndc
 
 def write_report(folder: Path, assistant, items, results, summary, extra_items=(), outside=None) -> None:
     """`extra_items`: the blind set, reported beside the splits and in the ablations; `outside`: {name: items} of
-    the checks kept out of the splits (OUTSIDE_CHECKS), through the shipped pipeline only."""
+    the checks kept out of the splits (evaluation.OUTSIDE_CHECKS), through the shipped pipeline only."""
     folder.mkdir(parents=True, exist_ok=True)
     threshold = summary["threshold"]
     dev = [r for r in results if r.item.split == "dev"] or results
@@ -169,15 +163,11 @@ def write_report(folder: Path, assistant, items, results, summary, extra_items=(
     from .evaluation import run
 
     shipped = list(results) + (run(assistant, list(extra_items)) if extra_items else [])
-    baselines = {"shipped pipeline": {s: dict(metrics([r for r in shipped if r.item.split == s], threshold),
-                                              auc=auc([r for r in shipped if r.item.split == s]))
+    baselines = {"shipped pipeline": {s: scored([r for r in shipped if r.item.split == s], threshold)
                                       for s in sorted({r.item.split for r in shipped})}}
     if {"train", "dev"} <= splits:   # ablations refit the models: they need a train and a dev split
         baselines.update(ablations(assistant, items, extra_items))
-    checks = {}
-    for name, check in (outside or {}).items():
-        answered = run(assistant, list(check))
-        checks[name] = dict(metrics(answered, threshold), auc=auc(answered))
+    checks = {name: scored(run(assistant, list(check)), threshold) for name, check in (outside or {}).items()}
     summary = dict(summary, baselines=baselines, outside_checks=checks, threshold_sweep_dev=rows,
                    threshold_choice={"used": threshold, "recommended_on_dev": recommended["threshold"],
                                      "rule": "best answer_accuracy + abstention_accuracy with false_abstention_rate <= 0.03 on the dev split, middle of a run of tied thresholds"},
